@@ -1,0 +1,37 @@
+"""skmm: multimodal learning (images, text, audio) the scikit-learn way.
+
+Each modality's feature extractor is a scikit-learn transformer, fusion is an
+ordinary ``ColumnTransformer`` or ``StackingClassifier``, and the final estimator
+can be a skorch-wrapped PyTorch network. Importing skmm does not import torch:
+public names are loaded on first use.
+"""
+
+import importlib
+
+from ._config import config_context, get_config, set_config
+from .exceptions import InvalidInputError, MissingDependencyError
+
+__version__ = "0.1.0"
+
+# public name -> module that defines it (imported lazily, see __getattr__)
+_LAZY = {
+    # each feature module adds its public names here, e.g. "AudioLogMel": "skmm.audio"
+}
+
+__all__ = sorted(
+    ["InvalidInputError", "MissingDependencyError", "config_context", "get_config", "set_config"]
+    + list(_LAZY)
+)
+
+
+def __getattr__(name):
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'skmm' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))

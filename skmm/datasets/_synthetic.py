@@ -1,0 +1,207 @@
+"""make_multimodal_classification: images, texts and audio whose class signal is split."""
+
+import math
+
+import numpy as np
+import pandas as pd
+from sklearn.utils import Bunch, check_random_state
+
+from ..exceptions import InvalidInputError
+
+MODALITIES = ("image", "text", "audio")
+
+_WORDS = (
+    "amber basil cobalt delta ember fjord garnet harbor iris jasper kelp lumen mango nickel "
+    "onyx pepper quartz raven saffron tundra umber violet willow xenon yarrow zephyr "
+    "acorn birch cedar dune elm fern grove heath ivy juniper knoll larch moss nettle oak "
+    "pine quince reed sage thistle"
+).split()
+_FILLER = (
+    "the a of and to in is it that was for on with as at by this from or an be are "
+    "have not but some which one all were when we there can"
+).split()
+
+_DESCR = """\
+Synthetic multimodal classification
+-----------------------------------
+Each sample has an image (an RGB uint8 array), a short text and an audio clip (a
+float32 waveform at ``audio_sr`` Hz). The class signal is split across modalities:
+every modality shows only a coarse *view* of the class (one of ``n_views`` values,
+a random surjection of the classes that differs per modality), and only the
+combination of all views identifies the class. With probability ``1 - signal``
+a modality shows a random view instead of the class's own. So each modality
+alone is ambiguous and fusing them is needed.
+
+* image: a view-specific coloured shape on a noisy background;
+* text: view-specific keywords among filler words, with distractor keywords;
+* audio: a view-specific tone (frequency) in white noise, random phase and gain.
+
+Missing cells (``None``) are drawn independently per modality with the ``missing``
+rate; a sample always keeps at least one modality.
+"""
+
+
+def _views_per_modality(n_classes, n_modalities, rng):
+    """Random surjections class -> view, one per modality, jointly injective."""
+    if n_modalities == 1:
+        return np.arange(n_classes)[None, :], n_classes
+    n_views = max(2, math.ceil(n_classes ** (1.0 / n_modalities)))
+    for _ in range(1000):
+        maps = np.stack([rng.permutation(np.arange(n_classes) % n_views) for _ in range(n_modalities)])
+        if len({tuple(col) for col in maps.T}) == n_classes:
+            return maps, n_views
+    raise InvalidInputError(  # pragma: no cover - only for extreme n_classes
+        f"could not split {n_classes} classes over {n_modalities} modalities"
+    )
+
+
+def _images(views, n_views, size, noise, rng):
+    n = len(views)
+    yy, xx = np.mgrid[0:size, 0:size] / max(size - 1, 1)
+    hues = rng.uniform(0.2, 1.0, size=(n_views, 3))
+    centres = rng.uniform(0.25, 0.75, size=(n_views, 2))
+    radii = rng.uniform(0.15, 0.3, size=n_views)
+    masks = np.stack([
+        ((yy - c[0]) ** 2 + (xx - c[1]) ** 2 <= r**2).astype(np.float32)
+        for c, r in zip(centres, radii)
+    ])  # (n_views, size, size)
+    shift = rng.randint(-1, 2, size=(n, 2))
+    shape = masks[views]
+    shape = np.stack([np.roll(s, tuple(d), axis=(0, 1)) for s, d in zip(shape, shift)])
+    img = 0.15 + 0.7 * shape[..., None] * hues[views][:, None, None, :]
+    img = img + rng.normal(0.0, 0.25 * noise, size=img.shape)
+    return np.clip(np.rint(img * 255), 0, 255).astype(np.uint8)
+
+
+def _texts(views, n_views, noise, rng):
+    words = rng.permutation(_WORDS)
+    per_view = max(1, min(5, len(words) // n_views))
+    keywords = [words[v * per_view:(v + 1) * per_view] for v in range(n_views)]
+    texts = []
+    for v in views:
+        n_key = int(rng.randint(2, 4))
+        n_distract = int(rng.binomial(3, min(1.0, 0.35 * noise)))
+        tokens = list(rng.choice(keywords[v], n_key))
+        tokens += [rng.choice(keywords[rng.randint(n_views)]) for _ in range(n_distract)]
+        tokens += list(rng.choice(_FILLER, int(rng.randint(4, 9))))
+        rng.shuffle(tokens)
+        texts.append(" ".join(tokens))
+    return texts
+
+
+def _audio(views, n_views, sr, duration, noise, rng):
+    n = len(views)
+    length = int(round(sr * duration))
+    t = np.arange(length, dtype=np.float64) / sr
+    freqs = 300.0 * 2.0 ** (np.arange(n_views) * 0.75)  # tones a mel band or more apart
+    f = freqs[views] * rng.uniform(0.97, 1.03, size=n)
+    phase = rng.uniform(0, 2 * np.pi, size=n)
+    gain = rng.uniform(0.2, 0.6, size=n)
+    wave = gain[:, None] * np.sin(2 * np.pi * f[:, None] * t[None, :] + phase[:, None])
+    wave += rng.normal(0.0, 0.3 * noise, size=wave.shape)
+    return wave.astype(np.float32)
+
+
+def make_multimodal_classification(
+    n_samples=500,
+    n_classes=4,
+    modalities=MODALITIES,
+    signal=0.85,
+    noise=1.0,
+    missing=0.0,
+    image_size=16,
+    audio_sr=16000,
+    audio_duration=0.25,
+    return_X_y=False,
+    random_state=None,
+):
+    """Generate a multimodal classification table whose modalities must be fused.
+
+    Parameters
+    ----------
+    n_samples : int, default=500
+    n_classes : int, default=4
+    modalities : tuple of {"image", "text", "audio"}, default=all three
+        Which columns to generate (in this order).
+    signal : float in [0, 1], default=0.85
+        Probability that a modality shows its class's own view (else a random view).
+    noise : float >= 0, default=1.0
+        Scale of the rendering noise (pixel noise, distractor words, audio white noise).
+    missing : float in [0, 1) or dict {modality: rate}, default=0.0
+        Rate of missing (``None``) cells per modality.
+    image_size : int, default=16
+        Images are ``(image_size, image_size, 3)`` uint8 arrays.
+    audio_sr : int, default=16000
+        Sample rate of the float32 waveforms (the extractors' default ``sr``).
+    audio_duration : float, default=0.25
+        Seconds per clip.
+    return_X_y : bool, default=False
+    random_state : int, RandomState or None
+
+    Returns
+    -------
+    Bunch with ``data`` (DataFrame, one object column per modality), ``target``
+    (int ndarray), ``target_names``, ``views`` (the view each modality showed,
+    shape (n_samples, n_modalities)) and ``DESCR``; or ``(X, y)``.
+
+    Examples
+    --------
+    >>> from skmm.datasets import make_multimodal_classification
+    >>> X, y = make_multimodal_classification(n_samples=20, random_state=0, return_X_y=True)
+    >>> X.shape, list(X.columns)
+    ((20, 3), ['image', 'text', 'audio'])
+    >>> X["image"][0].shape, X["audio"][0].dtype
+    ((16, 16, 3), dtype('float32'))
+    """
+    if not isinstance(n_samples, (int, np.integer)) or n_samples < 1:
+        raise InvalidInputError(f"n_samples must be a positive integer, got {n_samples!r}.")
+    if not isinstance(n_classes, (int, np.integer)) or n_classes < 2:
+        raise InvalidInputError(f"n_classes must be an integer >= 2, got {n_classes!r}.")
+    modalities = tuple(modalities)
+    unknown = [m for m in modalities if m not in MODALITIES]
+    if not modalities or unknown or len(set(modalities)) != len(modalities):
+        raise InvalidInputError(
+            f"modalities must be distinct names among {MODALITIES}, got {modalities!r}."
+        )
+    if not 0.0 <= signal <= 1.0:
+        raise InvalidInputError(f"signal must lie in [0, 1], got {signal!r}.")
+    if noise < 0:
+        raise InvalidInputError(f"noise must be >= 0, got {noise!r}.")
+    rates = missing if isinstance(missing, dict) else {m: missing for m in modalities}
+    for m, rate in rates.items():
+        if not 0.0 <= rate < 1.0:
+            raise InvalidInputError(f"missing rate for {m!r} must lie in [0, 1), got {rate!r}.")
+
+    rng = check_random_state(random_state)
+    y = np.arange(n_samples) % n_classes
+    y = rng.permutation(y)
+    maps, n_views = _views_per_modality(n_classes, len(modalities), rng)
+    views = maps[:, y].T.copy()  # (n_samples, n_modalities)
+    scrambled = rng.random_sample(views.shape) > signal
+    views[scrambled] = rng.randint(0, n_views, size=int(scrambled.sum()))
+
+    columns = {}
+    for j, m in enumerate(modalities):
+        if m == "image":
+            columns[m] = list(_images(views[:, j], n_views, image_size, noise, rng))
+        elif m == "text":
+            columns[m] = _texts(views[:, j], n_views, noise, rng)
+        else:
+            columns[m] = list(_audio(views[:, j], n_views, audio_sr, audio_duration, noise, rng))
+
+    absent = np.stack([rng.random_sample(n_samples) < rates.get(m, 0.0) for m in modalities], axis=1)
+    all_gone = absent.all(axis=1)
+    absent[all_gone, rng.randint(0, len(modalities), size=int(all_gone.sum()))] = False
+    data = pd.DataFrame({m: pd.Series(columns[m], dtype=object) for m in modalities})
+    for j, m in enumerate(modalities):
+        data.loc[absent[:, j], m] = None
+
+    if return_X_y:
+        return data, y
+    return Bunch(
+        data=data,
+        target=y,
+        target_names=np.array([f"class_{k}" for k in range(n_classes)]),
+        views=views,
+        DESCR=_DESCR,
+    )

@@ -1,0 +1,85 @@
+"""Shared fixtures: real-data access (skip or fail by SKMM_REQUIRE_DATA) and sample files."""
+
+import io
+import os
+
+import numpy as np
+import pytest
+
+from skmm.datasets import get_data_home
+
+
+def _data_home_with(*relative):
+    home = get_data_home()
+    missing = [r for r in relative if not (home / r).exists()]
+    if missing:
+        reason = (
+            f"real data not found in the data home '{home}' (missing {missing}); set SKMM_DATA "
+            "to a folder holding it (CI uses ../shared/data)"
+        )
+        if os.environ.get("SKMM_REQUIRE_DATA") == "1":
+            pytest.fail(reason + " -- SKMM_REQUIRE_DATA=1 forbids skipping")
+        pytest.skip(reason)
+    return home
+
+
+@pytest.fixture
+def fsdd_home():
+    """Data home holding FSDD and MNIST (AV-Digits); skips (or fails in CI) without them."""
+    return _data_home_with("fsdd/recordings/0_george_0.wav", "mnist/t10k-images-idx3-ubyte.gz")
+
+
+@pytest.fixture
+def ag_news_home():
+    """Data home holding AG News; skips (or fails in CI) without it."""
+    return _data_home_with("ag_news/test.csv")
+
+
+def write_wav(path, y, sr=16000, subtype="PCM_16"):
+    import soundfile
+
+    soundfile.write(str(path), np.asarray(y), sr, subtype=subtype)
+    return str(path)
+
+
+def png_bytes(array):
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(array).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+@pytest.fixture
+def media_files(tmp_path):
+    """Good and bad image/audio files for decoding tests, by name."""
+    sr = 16000
+    t = np.arange(sr // 4) / sr
+    tone = (0.5 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
+    files = {}
+    files["tone.wav"] = write_wav(tmp_path / "tone.wav", tone, sr)
+    files["stereo_8k.wav"] = write_wav(tmp_path / "stereo_8k.wav", np.stack([tone, tone], 1)[::2], 8000)
+    wav_bytes = open(files["tone.wav"], "rb").read()
+    (tmp_path / "truncated.wav").write_bytes(wav_bytes[:30])
+    files["truncated.wav"] = str(tmp_path / "truncated.wav")
+    (tmp_path / "text.wav").write_text("this is not audio")
+    files["text.wav"] = str(tmp_path / "text.wav")
+    (tmp_path / "empty.wav").write_bytes(b"")
+    files["empty.wav"] = str(tmp_path / "empty.wav")
+    red = np.zeros((8, 6, 3), dtype=np.uint8)
+    red[..., 0] = 255
+    png = png_bytes(red)
+    (tmp_path / "red.png").write_bytes(png)
+    files["red.png"] = str(tmp_path / "red.png")
+    (tmp_path / "truncated.png").write_bytes(png[: len(png) // 2])
+    files["truncated.png"] = str(tmp_path / "truncated.png")
+    (tmp_path / "empty.png").write_bytes(b"")
+    files["empty.png"] = str(tmp_path / "empty.png")
+    rgba = np.zeros((5, 5, 4), dtype=np.uint8)
+    rgba[..., 1] = 200
+    rgba[..., 3] = 255
+    (tmp_path / "rgba.png").write_bytes(png_bytes(rgba))
+    files["rgba.png"] = str(tmp_path / "rgba.png")
+    files["missing.png"] = str(tmp_path / "does_not_exist.png")
+    files["dir"] = str(tmp_path)
+    return files

@@ -343,7 +343,8 @@ def _to_float_waveform(arr):
         arr = arr.astype(np.float32) / float(max(abs(info.min), info.max))
     elif np.issubdtype(arr.dtype, np.complexfloating):
         raise CellError("audio array is complex; pass a real waveform")
-    arr = arr.astype(np.float32, copy=False)
+    with np.errstate(over="ignore", invalid="ignore"):
+        arr = arr.astype(np.float32, copy=False)  # overflow -> inf, refused below
     if arr.ndim == 2:
         # librosa's convention is (channels, samples); accept (samples, channels) too.
         channel_axis = 0 if arr.shape[0] <= arr.shape[1] else 1

@@ -1,0 +1,66 @@
+"""Property-based tests: random cells never give anything but a valid result or a CellError."""
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from skmm._io import CellError, column_cells, decode_audio, decode_image, decode_text, is_missing
+from skmm.exceptions import InvalidInputError
+
+SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+_dtypes = st.sampled_from([np.uint8, np.int16, np.int32, np.float32, np.float64, np.bool_, np.complex64])
+_arrays = hnp.arrays(
+    dtype=_dtypes,
+    shape=hnp.array_shapes(min_dims=0, max_dims=4, min_side=0, max_side=12),
+    elements=None,
+)
+_other_cells = st.one_of(
+    st.none(), st.integers(), st.floats(), st.text(max_size=20), st.binary(max_size=64),
+    st.dictionaries(st.text(max_size=3), st.integers(), max_size=2), st.lists(st.integers(), max_size=3),
+)
+
+
+@SETTINGS
+@given(cell=st.one_of(_arrays, _other_cells))
+def test_decode_image_gives_uint8_hwc_or_cell_error(cell):
+    try:
+        out = decode_image(cell, mode="RGB", size=(5, 4))
+    except CellError:
+        return
+    assert out.dtype == np.uint8 and out.shape == (5, 4, 3)
+
+
+@SETTINGS
+@given(cell=st.one_of(_arrays, _other_cells, st.tuples(_arrays, st.integers(-5, 48000))))
+def test_decode_audio_gives_finite_mono_float32_or_cell_error(cell):
+    try:
+        out = decode_audio(cell, sr=8000)
+    except CellError:
+        return
+    assert out.dtype == np.float32 and out.ndim == 1 and out.size > 0
+    assert np.isfinite(out).all()
+
+
+@SETTINGS
+@given(cell=st.one_of(st.text(), st.binary(max_size=32), _other_cells))
+def test_decode_text_gives_str_or_cell_error(cell):
+    try:
+        out = decode_text(cell)
+    except CellError:
+        return
+    assert isinstance(out, str)
+
+
+@SETTINGS
+@given(column=st.one_of(st.lists(_other_cells, max_size=8), _arrays, st.text(max_size=5)))
+def test_column_intake_gives_cells_or_invalid_input(column):
+    try:
+        cells, labels = column_cells(column)
+    except InvalidInputError:
+        return
+    assert isinstance(cells, list)
+    for cell in cells:
+        is_missing(cell)  # never raises

@@ -1,0 +1,451 @@
+"""Image extractors: raw pixels, colour histograms and frozen CNN embeddings.
+
+Each takes one column of image cells (paths, encoded bytes, ``PIL.Image`` objects or
+arrays, see DESIGN.md section 1), decodes it in threads with
+:func:`skmm._io.decode_image` and returns one float32 row per image.
+
+Pixel column names follow the scheme ``c{channel}_r{row}_c{column}`` (row and
+column zero-padded to a common width, e.g. ``c0_r05_c12``), in channel-major order,
+so ``X.reshape(-1, C, H, W)`` recovers the images; :func:`pixel_grid_shape` reads
+``(C, H, W)`` back from the names.
+"""
+
+import re
+import warnings
+
+import numpy as np
+
+from ._base import BaseExtractor, resolve_device, resolve_precision
+from ._io import DEFAULT_MAX_PIXELS, decode_image
+from .exceptions import InvalidInputError
+
+_MODES = ("L", "RGB")
+_CHANNEL_NAMES = {"L": ("l",), "RGB": ("r", "g", "b")}
+_PIXEL_NAME = re.compile(r"c(\d+)_r(\d+)_c(\d+)$")
+
+
+def _check_size(size, allow_none=False):
+    """Return ``size`` as (height, width) of positive ints (an int means a square)."""
+    if size is None and allow_none:
+        return None
+    if isinstance(size, (int, np.integer)) and not isinstance(size, bool):
+        size = (size, size)
+    ok = (
+        isinstance(size, (tuple, list))
+        and len(size) == 2
+        and all(isinstance(s, (int, np.integer)) and not isinstance(s, bool) and s > 0 for s in size)
+    )
+    if not ok:
+        none = "None, " if allow_none else ""
+        raise InvalidInputError(
+            f"size must be {none}a positive int or a (height, width) pair of positive ints, "
+            f"got {size!r}."
+        )
+    return int(size[0]), int(size[1])
+
+
+def _check_mode(mode):
+    if mode not in _MODES:
+        raise InvalidInputError(f"mode must be one of {_MODES}, got {mode!r}.")
+
+
+def _index_width(n):
+    return max(2, len(str(max(n - 1, 0))))
+
+
+def pixel_names(channels, height, width):
+    """Column names ``c{channel}_r{row}_c{column}`` in channel-major (C, H, W) order.
+
+    Examples
+    --------
+    >>> pixel_names(1, 2, 12)[:2], pixel_names(1, 2, 12)[-1]
+    (['c0_r00_c00', 'c0_r00_c01'], 'c0_r01_c11')
+    """
+    w = _index_width(max(height, width))
+    return [
+        f"c{c}_r{r:0{w}d}_c{k:0{w}d}"
+        for c in range(channels)
+        for r in range(height)
+        for k in range(width)
+    ]
+
+
+def pixel_grid_shape(feature_names):
+    """Read ``(C, H, W)`` from pixel column names, ignoring prefixes and other columns.
+
+    Parameters
+    ----------
+    feature_names : sequence of str
+        E.g. ``["image__c0_r00_c00", ..., "image__present"]``.
+
+    Returns
+    -------
+    (channels, height, width) : tuple of int
+
+    Examples
+    --------
+    >>> pixel_grid_shape(["image__c0_r00_c00", "image__c0_r00_c01", "image__c0_r01_c00",
+    ...                   "image__c0_r01_c01", "image__present"])
+    (1, 2, 2)
+    """
+    indices = [m.groups() for m in map(_PIXEL_NAME.search, map(str, feature_names)) if m]
+    if not indices:
+        raise InvalidInputError(
+            "no pixel columns (named like 'c0_r05_c12') among the feature names; expected "
+            "the output of ImagePixels."
+        )
+    c, r, k = (max(int(i[j]) for i in indices) + 1 for j in range(3))
+    if c * r * k != len(indices):
+        raise InvalidInputError(
+            f"{len(indices)} pixel columns do not form a full (C, H, W) = ({c}, {r}, {k}) grid."
+        )
+    return c, r, k
+
+
+class ImagePixels(BaseExtractor):
+    """Decoded, resized images as flattened pixels.
+
+    The input of a CNN branch inside a fusion net, and a classic baseline on its own.
+
+    Parameters
+    ----------
+    size : int or (height, width), default=(28, 28)
+        Every image is resized (bilinear) to this size.
+    mode : {"L", "RGB"}, default="L"
+        Grey (1 channel) or colour (3 channels); images are converted as Pillow does.
+    scale : bool, default=True
+        Divide by 255 so that pixels lie in [0, 1]; False keeps 0-255 values.
+    on_error : {"raise", "warn", "ignore"}, default="raise"
+        What a bad cell (missing file, truncated image, wrong type) does: raise an
+        InvalidInputError naming its row, or become a missing row (0 filled, flagged).
+    batch_size : int, default=256
+        Images decoded and converted per batch.
+    n_jobs : int or None, default=None
+        Decoding threads (None: up to 4, -1: all cores).
+    add_indicator : bool, default=False
+        Append a ``present`` column (0 for missing or bad cells).
+    max_pixels : int, default=40_000_000
+        Larger images are refused before decoding (decompression-bomb guard).
+    verbose : bool, default=False
+        Show a progress bar.
+
+    Attributes
+    ----------
+    n_features_out_ : int
+        ``C * H * W`` (+1 with the indicator).
+
+    Notes
+    -----
+    Columns are named ``c{channel}_r{row}_c{column}`` (see :func:`pixel_grid_shape`)
+    in channel-major order: ``X.reshape(-1, C, H, W)`` gives the images back. Float
+    image cells are quantised to 8 bits by decoding.
+
+    Examples
+    --------
+    >>> from skmm.datasets import make_multimodal_classification
+    >>> X = make_multimodal_classification(n_samples=8, random_state=0).data
+    >>> pixels = ImagePixels(size=(8, 8), mode="RGB").fit(X["image"])
+    >>> pixels.transform(X["image"]).shape
+    (8, 192)
+    >>> list(pixels.get_feature_names_out()[:2])
+    ['c0_r00_c00', 'c0_r00_c01']
+    """
+
+    def __init__(
+        self,
+        size=(28, 28),
+        mode="L",
+        scale=True,
+        on_error="raise",
+        batch_size=256,
+        n_jobs=None,
+        add_indicator=False,
+        max_pixels=DEFAULT_MAX_PIXELS,
+        verbose=False,
+    ):
+        self.size = size
+        self.mode = mode
+        self.scale = scale
+        self.on_error = on_error
+        self.batch_size = batch_size
+        self.n_jobs = n_jobs
+        self.add_indicator = add_indicator
+        self.max_pixels = max_pixels
+        self.verbose = verbose
+
+    def _check_params(self):
+        _check_size(self.size)
+        _check_mode(self.mode)
+
+    def _decode_cell(self, cell):
+        return decode_image(cell, mode=self.mode, size=_check_size(self.size), max_pixels=self.max_pixels)
+
+    def _extract_batch(self, decoded):
+        batch = np.stack(decoded)  # (B, H, W, C) uint8
+        out = batch.transpose(0, 3, 1, 2).reshape(len(batch), -1).astype(np.float32)
+        if self.scale:
+            np.divide(out, np.float32(255), out=out)
+        return out
+
+    def _feature_names(self):
+        height, width = _check_size(self.size)
+        return pixel_names(len(self.mode), height, width)
+
+
+class ImageColorHistogram(BaseExtractor):
+    """Per-channel intensity histograms, each normalised to sum to 1.
+
+    Parameters
+    ----------
+    bins : int, default=16
+        Equal-width bins over 0-255 per channel (1 to 256); value ``v`` falls in bin
+        ``v * bins // 256``.
+    mode : {"RGB", "L"}, default="RGB"
+        Channels to histogram: red, green, blue, or grey luma.
+    size : int, (height, width) or None, default=None
+        Resize before counting; None counts every pixel of the image as it is.
+    on_error : {"raise", "warn", "ignore"}, default="raise"
+        See :class:`ImagePixels`.
+    batch_size : int, default=256
+    n_jobs : int or None, default=None
+    add_indicator : bool, default=False
+    max_pixels : int, default=40_000_000
+    verbose : bool, default=False
+
+    Attributes
+    ----------
+    n_features_out_ : int
+        ``channels * bins`` (+1 with the indicator).
+
+    Notes
+    -----
+    Columns are named ``{channel}_bin{k}``, channel in ``r, g, b`` or ``l``. A batch is
+    counted with one ``numpy.bincount``, whatever its images' sizes.
+
+    Examples
+    --------
+    >>> from skmm.datasets import make_multimodal_classification
+    >>> X = make_multimodal_classification(n_samples=8, random_state=0).data
+    >>> hist = ImageColorHistogram(bins=4).fit(X["image"])
+    >>> H = hist.transform(X["image"])
+    >>> H.shape, float(H[0, :4].sum())
+    ((8, 12), 1.0)
+    """
+
+    def __init__(
+        self,
+        bins=16,
+        mode="RGB",
+        size=None,
+        on_error="raise",
+        batch_size=256,
+        n_jobs=None,
+        add_indicator=False,
+        max_pixels=DEFAULT_MAX_PIXELS,
+        verbose=False,
+    ):
+        self.bins = bins
+        self.mode = mode
+        self.size = size
+        self.on_error = on_error
+        self.batch_size = batch_size
+        self.n_jobs = n_jobs
+        self.add_indicator = add_indicator
+        self.max_pixels = max_pixels
+        self.verbose = verbose
+
+    def _check_params(self):
+        if not isinstance(self.bins, (int, np.integer)) or isinstance(self.bins, bool) or not 1 <= self.bins <= 256:
+            raise InvalidInputError(f"bins must be an integer from 1 to 256, got {self.bins!r}.")
+        _check_mode(self.mode)
+        _check_size(self.size, allow_none=True)
+
+    def _decode_cell(self, cell):
+        size = _check_size(self.size, allow_none=True)
+        return decode_image(cell, mode=self.mode, size=size, max_pixels=self.max_pixels)
+
+    def _extract_batch(self, decoded):
+        bins, channels = int(self.bins), len(self.mode)
+        counts = np.array([d.shape[0] * d.shape[1] for d in decoded])
+        pixels = np.concatenate([d.reshape(-1, channels) for d in decoded])  # (P, C) uint8
+        image = np.repeat(np.arange(len(decoded)), counts)
+        slot = (image[:, None] * channels + np.arange(channels)) * bins
+        index = slot + (pixels.astype(np.intp) * bins >> 8)
+        hist = np.bincount(index.ravel(), minlength=len(decoded) * channels * bins)
+        return (hist.reshape(len(decoded), -1) / counts[:, None]).astype(np.float32)
+
+    def _feature_names(self):
+        w = _index_width(self.bins)
+        return [f"{ch}_bin{k:0{w}d}" for ch in _CHANNEL_NAMES[self.mode] for k in range(self.bins)]
+
+
+class ImageEmbedder(BaseExtractor):
+    """Frozen CNN embeddings: a convolutional trunk followed by global pooling.
+
+    Parameters
+    ----------
+    backbone : str or torch.nn.Module, default="simple-cnn"
+        ``"simple-cnn"`` (built in, torch only: three conv-BN-ReLU blocks of 32, 64
+        and 128 channels, 128 features, initialised from a fixed seed so that its
+        embeddings are reproducible without weights); the name of a torchvision
+        classification model (``"resnet18"``, ``"mobilenet_v3_small"``,
+        ``"efficientnet_b0"``, ...; needs ``pip install 'skmm[vision]'``), whose
+        classifier head is dropped; or your own ``nn.Module`` mapping a float batch
+        ``(B, C, H, W)`` in [0, 1] to ``(B, D, h, w)`` (pooled) or ``(B, D)`` (used as
+        is). A module is deep-copied in ``fit`` (your object is neither moved nor
+        switched to eval mode) and pickled with the estimator, as any parameter.
+    weights : None or path, default=None
+        A state dict file (``torch.save(network.state_dict(), path)``), loaded with
+        ``torch.load(weights_only=True)``: for simple-cnn the state dict of
+        ``ImageEmbedder().fit(X).model_.trunk``, for torchvision names that of the
+        whole model (``torchvision.models.get_model(name).state_dict()``). None means
+        the seeded initialisation (simple-cnn) or torchvision's pretrained default
+        (downloaded by torchvision into its cache). Ignored for a module.
+    size : int, (height, width) or None, default=None
+        Images are resized to this size. None: 32x32 for simple-cnn, 224x224 otherwise.
+    mode : {"RGB", "L"}, default="RGB"
+        Input channels; torchvision backbones need "RGB" (grey images are repeated).
+    pooling : {"avg", "max"}, default="avg"
+        Global pooling of the feature map.
+    batch_size : int, default=64
+    device : str, default="auto"
+        "auto" (CUDA, then MPS, then CPU), "cpu", "cuda", "cuda:1", "mps".
+    precision : {"auto", "float32", "bfloat16"}, default="auto"
+        "auto" runs under bfloat16 autocast on CUDA devices that support it and in
+        float32 elsewhere. The output is float32 either way.
+    on_error : {"raise", "warn", "ignore"}, default="raise"
+        See :class:`ImagePixels`.
+    n_jobs : int or None, default=None
+        Decoding threads.
+    add_indicator : bool, default=False
+    max_pixels : int, default=40_000_000
+    verbose : bool, default=False
+
+    Attributes
+    ----------
+    model_ : EmbeddingNet
+        Pixels-to-embedding network in eval mode on ``device_``: ``model_.trunk`` is
+        the backbone's trunk. Named backbones are shared with every estimator of the
+        same (backbone, weights file, mode, device) in the process, so a grid search
+        loads them once. Never pickled: rebuilt from the parameters on first use.
+    device_ : str
+    precision_ : str
+        "float32", "bfloat16" or "float16".
+    size_ : (int, int)
+    embedding_dim_ : int
+    n_features_out_ : int
+
+    Notes
+    -----
+    Per batch, images are decoded in threads, stacked as uint8, moved to the device
+    once and converted there (scaled to [0, 1], and normalised with the ImageNet mean
+    and standard deviation for torchvision backbones); the trunk runs in eval mode
+    under ``torch.inference_mode`` (BatchNorm statistics never move), channels-last
+    (and in bfloat16 autocast with precision="auto") on CUDA.
+
+    Examples
+    --------
+    >>> from skmm.datasets import make_multimodal_classification
+    >>> X = make_multimodal_classification(n_samples=8, random_state=0).data
+    >>> emb = ImageEmbedder(device="cpu").fit(X["image"])
+    >>> emb.transform(X["image"]).shape
+    (8, 128)
+    """
+
+    def __init__(
+        self,
+        backbone="simple-cnn",
+        weights=None,
+        size=None,
+        mode="RGB",
+        pooling="avg",
+        batch_size=64,
+        device="auto",
+        precision="auto",
+        on_error="raise",
+        n_jobs=None,
+        add_indicator=False,
+        max_pixels=DEFAULT_MAX_PIXELS,
+        verbose=False,
+    ):
+        self.backbone = backbone
+        self.weights = weights
+        self.size = size
+        self.mode = mode
+        self.pooling = pooling
+        self.batch_size = batch_size
+        self.device = device
+        self.precision = precision
+        self.on_error = on_error
+        self.n_jobs = n_jobs
+        self.add_indicator = add_indicator
+        self.max_pixels = max_pixels
+        self.verbose = verbose
+
+    def _check_params(self):
+        from ._backbones import POOLINGS
+
+        _check_size(self.size, allow_none=True)
+        _check_mode(self.mode)
+        if self.pooling not in POOLINGS:
+            raise InvalidInputError(f"pooling must be one of {POOLINGS}, got {self.pooling!r}.")
+        if not isinstance(self.backbone, str) and not hasattr(self.backbone, "state_dict"):
+            raise InvalidInputError(
+                "backbone must be 'simple-cnn', a torchvision model name (e.g. 'resnet18') "
+                f"or a torch.nn.Module, got {type(self.backbone).__name__}."
+            )
+        # BaseExtractor.fit calls this once the common parameters are valid and before
+        # reading the column: the model is loaded last, when nothing else can fail.
+        self._load_model(fitting=True)
+
+    def _load_model(self, fitting=False):
+        from . import _backbones
+
+        device = resolve_device(self.device)
+        dtype = resolve_precision(self.precision, device)
+        channels = len(self.mode)
+        if isinstance(self.backbone, str):
+            trunk, mean, std = _backbones.get_trunk(self.backbone, self.weights, channels, device)
+            fingerprint = None if self.weights is None else _backbones.weights_fingerprint(self.weights)[1:]
+            if not fitting and fingerprint != getattr(self, "weights_fingerprint_", fingerprint):
+                warnings.warn(
+                    f"ImageEmbedder: weights file '{self.weights}' changed since fit "
+                    "(modification time or size differ); embeddings come from the new file.",
+                    UserWarning,
+                    stacklevel=4,
+                )
+        else:
+            trunk, mean, std, fingerprint = _backbones.user_trunk(self.backbone, device), None, None, None
+        model = _backbones.embedding_net(trunk, mean, std, self.pooling, channels, device)
+        if fitting:
+            default = (32, 32) if self.backbone == "simple-cnn" else (224, 224)
+            self.size_ = _check_size(self.size, allow_none=True) or default
+            self.weights_fingerprint_ = fingerprint
+            probe = np.zeros((1, *self.size_, channels), dtype=np.uint8)
+            self.embedding_dim_ = int(_backbones.embed(model, probe, device, dtype).shape[1])
+        self.device_ = device
+        self.precision_ = str(dtype).replace("torch.", "") if dtype is not None else "float32"
+        self._autocast_dtype = dtype
+        self.model_ = model
+        return model
+
+    def _decode_cell(self, cell):
+        return decode_image(cell, mode=self.mode, size=self.size_, max_pixels=self.max_pixels)
+
+    def _extract_batch(self, decoded):
+        from ._backbones import embed
+
+        model = self.__dict__.get("model_")
+        if model is None:
+            model = self._load_model()
+        return embed(model, np.stack(decoded), self.device_, self._autocast_dtype)
+
+    def _feature_names(self):
+        w = max(3, len(str(self.embedding_dim_ - 1)))
+        return [f"emb{i:0{w}d}" for i in range(self.embedding_dim_)]
+
+    def __getstate__(self):
+        state = dict(super().__getstate__())
+        state.pop("model_", None)
+        state.pop("_autocast_dtype", None)
+        return state

@@ -16,6 +16,8 @@ __version__ = "0.1.0"
 # public name -> module that defines it (imported lazily, see __getattr__)
 _LAZY = {
     # each feature module adds its public names here, e.g. "AudioLogMel": "skmm.audio"
+    "AudioLogMel": "skmm.audio",
+    "AudioMFCC": "skmm.audio",
     "ImagePixels": "skmm.image",
     "ImageColorHistogram": "skmm.image",
     "ImageEmbedder": "skmm.image",

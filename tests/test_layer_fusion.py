@@ -88,6 +88,13 @@ def test_layout_reorders_columns_into_the_grid():
     assert [names[i] for i in block.columns] == ["a__mel0_t0", "a__mel0_t1", "a__mel1_t0", "a__mel1_t1"]
 
 
+def test_delta_frames_stack_orders_as_channels():
+    names = [f"a__mfcc{b}{d}_t{t}" for d in ("", "_d1") for b in range(3) for t in range(4)]
+    (block,) = infer_layout(names[::-1])
+    assert block.kind == "frames" and block.shape == (6, 4)
+    assert [names[::-1][i] for i in block.columns] == names
+
+
 def test_incomplete_grid_is_a_plain_feature_block():
     (block,) = infer_layout(pixel_names("image", 1, 2, 2)[:3])
     assert block.kind == "features" and block.shape == (3,)

@@ -25,7 +25,7 @@ from ._operators import make_fusion
 #: Last name segment of each structured layout -> the kind of block it makes.
 _PATTERNS = {
     "pixels": re.compile(r"^c(\d+)_r(\d+)_c(\d+)$"),
-    "frames": re.compile(r"^mel(\d+)_t(\d+)$"),
+    "frames": re.compile(r"^(?:mel|mfcc)(\d+)(?:_d(\d+))?_t(\d+)$"),
     "tokens": re.compile(r"^tok(\d+)$"),
 }
 _PRESENT = "present"
@@ -67,13 +67,15 @@ def _structured(names):
         matches = [pattern.match(_last_segment(n)) for n in names]
         if not all(matches):
             continue
-        index = np.array([[int(g) for g in m.groups()] for m in matches])
-        if kind == "pixels":
-            index = index[:, [0, 1, 2]]
+        index = np.array([[int(g or 0) for g in m.groups()] for m in matches])
+        if kind == "frames":  # (delta order, band, frame): orders and bands are channels
+            index = index[:, [1, 0, 2]]
         shape = tuple(int(s) for s in index.max(axis=0) + 1)
         flat = np.ravel_multi_index(index.T, shape)
         if math.prod(shape) != len(names) or len(np.unique(flat)) != len(names):
             return None
+        if kind == "frames":
+            shape = (shape[0] * shape[1], shape[2])
         return kind, shape, np.argsort(flat)
     return None
 

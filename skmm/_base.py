@@ -14,6 +14,12 @@ threads, extract it, write its rows into the output), so peak memory is the outp
 plus one batch. Missing cells become a fill row (and a ``present`` column when
 ``add_indicator=True``); bad cells are collected over the whole column and reported
 once, and no expensive extraction runs after the first bad cell in ``"raise"`` mode.
+
+Before extracting, the cells go through the feature cache (:mod:`skmm.cache`): rows
+already stored under the extractor's ``cache`` parameter (or ``skmm.get_config()``'s)
+are read back, identical cells are extracted once per call, and new rows of good
+cells are stored. Subclasses tune this with ``_cache_enabled``, ``_cache_version``,
+``_cache_ignored_params`` and ``_cache_fitted_state()``.
 """
 
 import os
@@ -22,7 +28,9 @@ import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
+from ._config import get_config
 from ._io import CellError, check_on_error, column_cells, missing_mask, report_cell_errors
+from .cache import as_feature_cache, plan_column
 from .exceptions import InvalidInputError
 
 
@@ -153,6 +161,12 @@ class BaseExtractor(TransformerMixin, BaseEstimator):
 
     #: Fill value of a missing row when the subclass has no ``fill_value`` parameter.
     _default_fill_value = 0.0
+    #: False when the output is not a pure function of the cell (no cache, no dedup).
+    _cache_enabled = True
+    #: Bump when the computation changes without a parameter or library version change.
+    _cache_version = 0
+    #: Parameters besides skmm._fingerprint.IGNORED_PARAMS that never change the values.
+    _cache_ignored_params = ()
 
     # ---- hooks -----------------------------------------------------------------------
     def _check_params(self):
@@ -169,6 +183,31 @@ class BaseExtractor(TransformerMixin, BaseEstimator):
 
     def _feature_names(self):
         raise NotImplementedError
+
+    def _cache_fitted_state(self):
+        """Fitted state that changes the output, for the cache key (None: nothing).
+
+        By default: the public fitted attributes (``name_``) when the class learns in
+        ``fit`` or ``_fit_decoded``, else None. Override to return only the learned
+        arrays, or None when fit only loads fixed (e.g. pretrained) weights named by
+        the parameters.
+        """
+        cls = type(self)
+        if cls.fit is BaseExtractor.fit and cls._fit_decoded is BaseExtractor._fit_decoded:
+            return None
+        from ._fingerprint import IGNORED_FITTED
+
+        return {
+            k: v for k, v in vars(self).items()
+            if k.endswith("_") and not k.startswith("_") and k not in IGNORED_FITTED
+        }
+
+    def _feature_cache(self):
+        """The FeatureCache to use: the ``cache`` parameter, else the global config."""
+        value = getattr(self, "cache", None)
+        if value is None:
+            value = get_config()["cache"]
+        return as_feature_cache(value)
 
     # ---- common parameters with defaults ---------------------------------------------
     def _param(self, name, default):
@@ -196,6 +235,7 @@ class BaseExtractor(TransformerMixin, BaseEstimator):
         if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
             raise InvalidInputError(f"batch_size must be a positive integer, got {batch_size!r}.")
         effective_threads(self._param("n_jobs", None))
+        self._feature_cache()  # validates the cache parameter
         self._check_params()
         cells, labels = self._intake(X, reset=True)
         if type(self)._fit_decoded is not BaseExtractor._fit_decoded:
@@ -270,7 +310,8 @@ class BaseExtractor(TransformerMixin, BaseEstimator):
         names = self._feature_names()
         out = np.full((n, len(names)), self._fill_value(), dtype=np.float32)
         present = ~missing_mask(cells)
-        positions = np.flatnonzero(present)
+        plan = plan_column(self, cells, np.flatnonzero(present), out)
+        positions = plan.todo
         on_error = self._param("on_error", "raise")
         n_threads = effective_threads(self._param("n_jobs", None))
         errors = []
@@ -287,6 +328,8 @@ class BaseExtractor(TransformerMixin, BaseEstimator):
             if good:
                 rows = self._extract_batch([decoded[i] for i in good])
                 out[batch_positions[good]] = rows
+                plan.save(batch_positions[good], out)
+        plan.finish(out, cells, errors)
         report_cell_errors(errors, on_error, self._what, labels)
         if errors:
             present[[e[0] for e in errors]] = False

@@ -1,0 +1,252 @@
+"""Content keys of cells and fingerprints of extractors, for the feature cache.
+
+A cell's key is a 128-bit BLAKE2b digest of what the extractor will see:
+
+* ndarray: dtype, shape and bytes; ``bytes``: the bytes; ``str`` text: the text;
+* a path (an ``os.PathLike``, or a ``str`` naming an existing regular file): its
+  resolved path, size and modification time in ns, or with ``hash_files="content"``
+  the file's bytes (then a copied or moved file keeps its key);
+* a ``(waveform, sample_rate)`` tuple (or list): its items, in order;
+* a ``PIL.Image``: mode, size, palette, transparency and pixel bytes;
+* a number: its type and value.
+
+Any other cell (a dict, an object array, a file that cannot be read) has no key and is
+never cached. An extractor's fingerprint hashes its class, its output-affecting
+parameters (a parameter naming a file, such as a weights file, with the file's size and
+mtime), its resolved ``precision_``, its fitted state (when it learns one) and the
+versions of the libraries that compute features.
+"""
+
+import functools
+import hashlib
+import os
+import sys
+import weakref
+from importlib import metadata
+
+import numpy as np
+
+#: Parameters that never change an extractor's values (``device`` changes them only
+#: within float tolerance; ``fill_value`` only touches missing rows, which are never
+#: cached).
+IGNORED_PARAMS = frozenset(
+    {"batch_size", "verbose", "n_jobs", "on_error", "cache", "device", "add_indicator", "fill_value"}
+)
+#: Fitted attributes that never change the values.
+IGNORED_FITTED = frozenset({"n_features_in_", "feature_names_in_", "n_features_out_", "device_"})
+_LIBRARIES = (
+    "numpy", "scipy", "scikit-learn", "torch", "torchvision", "torchaudio", "librosa", "soxr",
+    "soundfile", "Pillow", "gensim", "sentence-transformers", "transformers",
+)
+_HASH_FILES = ("stat", "content")
+_TEXT_MAX_PATH = 4096
+
+
+def check_hash_files(hash_files):
+    if hash_files not in _HASH_FILES:
+        from .exceptions import InvalidInputError
+
+        raise InvalidInputError(
+            f"hash_files must be one of {_HASH_FILES}, got {hash_files!r}: 'stat' keys a file by "
+            "its resolved path, size and modification time, 'content' by its bytes."
+        )
+
+
+def _new():
+    return hashlib.blake2b(digest_size=16)
+
+
+def _tag(h, tag, size):
+    h.update(tag + size.to_bytes(8, "little"))
+
+
+def _file_stat(text):
+    """os.stat_result of a regular file named by ``text``, else None."""
+    if not text or len(text) > _TEXT_MAX_PATH or "\n" in text:
+        return None
+    try:
+        st = os.stat(text)
+    except (OSError, ValueError):
+        return None
+    return st if (st.st_mode & 0o170000) == 0o100000 else None
+
+
+def _feed_file(h, path, st, hash_files):
+    if hash_files == "content":
+        with open(path, "rb") as fh:
+            digest = hashlib.file_digest(fh, "blake2b").digest()
+        _tag(h, b"F", len(digest))
+        h.update(digest)
+    else:
+        resolved = os.path.realpath(path).encode("utf-8", "surrogatepass")
+        _tag(h, b"P", len(resolved))
+        h.update(resolved)
+        h.update(st.st_size.to_bytes(8, "little") + st.st_mtime_ns.to_bytes(16, "little", signed=True))
+
+
+def _feed(h, cell, hash_files, depth=0):
+    """Feed the cell's content into ``h``; return False when it cannot be keyed."""
+    if isinstance(cell, np.ndarray):
+        if cell.dtype.hasobject:
+            return False
+        dtype = (cell.dtype.str if cell.dtype.fields is None else repr(cell.dtype.descr)).encode()
+        shape = repr(cell.shape).encode()
+        data = np.ascontiguousarray(cell)
+        _tag(h, b"A", len(dtype) + len(shape))
+        h.update(dtype + shape)
+        h.update(data.view(np.uint8).reshape(-1) if data.size else b"")
+        return True
+    if isinstance(cell, (bytes, bytearray, memoryview)):
+        _tag(h, b"B", len(cell))
+        h.update(cell)
+        return True
+    if isinstance(cell, str):
+        st = _file_stat(cell)
+        if st is not None:
+            try:
+                _feed_file(h, cell, st, hash_files)
+                return True
+            except OSError:
+                return False
+        text = cell.encode("utf-8", "surrogatepass")
+        _tag(h, b"S", len(text))
+        h.update(text)
+        return True
+    if isinstance(cell, os.PathLike):
+        path = os.fspath(cell)
+        if isinstance(path, bytes):
+            path = os.fsdecode(path)
+        st = _file_stat(path)
+        if st is None:
+            return False
+        try:
+            _feed_file(h, path, st, hash_files)
+        except OSError:
+            return False
+        return True
+    if isinstance(cell, (bool, int, float, complex, np.generic)):
+        text = f"{type(cell).__name__}:{cell!r}".encode()
+        _tag(h, b"N", len(text))
+        h.update(text)
+        return True
+    if isinstance(cell, (tuple, list)) and depth < 4:
+        _tag(h, b"T" if isinstance(cell, tuple) else b"L", len(cell))
+        return all(_feed(h, item, hash_files, depth + 1) for item in cell)
+    pil = sys.modules.get("PIL.Image")
+    if pil is not None and isinstance(cell, pil.Image):
+        try:
+            pixels = cell.tobytes()
+        except Exception:  # a lazily opened image that cannot be decoded: a bad cell
+            return False
+        palette = cell.getpalette() if cell.mode in ("P", "PA") else None
+        meta = repr((cell.mode, cell.size, palette, cell.info.get("transparency"))).encode()
+        _tag(h, b"I", len(meta))
+        h.update(meta)
+        h.update(pixels)
+        return True
+    return False
+
+
+def cell_key(cell, hash_files="stat"):
+    """Hex content key of one (non-missing) cell, or None when it cannot be keyed.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> a = cell_key(np.zeros((2, 2), dtype=np.uint8))
+    >>> a == cell_key(np.zeros((2, 2), dtype=np.uint8)), a == cell_key(np.zeros((2, 2)))
+    (True, False)
+    >>> cell_key({"not": "a cell"}) is None
+    True
+    """
+    h = _new()
+    return h.hexdigest() if _feed(h, cell, hash_files) else None
+
+
+@functools.lru_cache(maxsize=1)
+def library_versions():
+    """Versions of skmm and of the libraries that compute features (None: not installed)."""
+    from . import __version__
+
+    versions = {"skmm": __version__}
+    for name in _LIBRARIES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    return versions
+
+
+def _portable(value):
+    """A torch module or tensor as CPU numpy arrays, so the hash is the same on every device."""
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        if isinstance(value, torch.nn.Module):
+            state = value.state_dict()
+            return (type(value).__qualname__, {k: _portable(v) for k, v in state.items()})
+        if isinstance(value, torch.Tensor):
+            return value.detach().cpu().numpy()
+    return value
+
+
+# extractor -> (names, fitted objects, digest): a refitted extractor rebinds its
+# attributes, so identity tells whether the digest still holds (fitted state is not
+# mutated in place after fit, per scikit-learn's contract).
+_STATE_DIGESTS = weakref.WeakKeyDictionary()
+
+
+def _state_digest(extractor, state):
+    import joblib
+
+    if state is None:
+        return None
+    if not isinstance(state, dict):
+        state = {"state": state}
+    names = tuple(sorted(state))
+    values = tuple(state[k] for k in names)
+    memo = _STATE_DIGESTS.get(extractor)
+    if memo is not None and memo[0] == names and all(a is b for a, b in zip(memo[1], values)):
+        return memo[2]
+    digest = joblib.hash([(k, _portable(v)) for k, v in zip(names, values)])
+    try:
+        _STATE_DIGESTS[extractor] = (names, values, digest)
+    except TypeError:  # not weak-referenceable: hash again next time
+        pass
+    return digest
+
+
+def _param_value(value):
+    """A parameter as hashed: a file (weights, vocabulary) with its size and mtime."""
+    if isinstance(value, (str, os.PathLike)):
+        path = os.fspath(value)
+        st = _file_stat(path) if isinstance(path, str) else None
+        if st is not None:
+            return (path, os.path.realpath(path), st.st_size, st.st_mtime_ns)
+        return value
+    return _portable(value)
+
+
+def extractor_fingerprint(extractor):
+    """Hex digest of everything besides the cell that decides the extractor's output.
+
+    Raises whatever hashing raises (e.g. an unpicklable parameter); the caller then
+    does not cache.
+    """
+    import joblib
+
+    cls = type(extractor)
+    ignored = IGNORED_PARAMS | frozenset(getattr(extractor, "_cache_ignored_params", ()))
+    params = {
+        k: _param_value(v) for k, v in extractor.get_params(deep=False).items() if k not in ignored
+    }
+    payload = (
+        cls.__module__,
+        cls.__qualname__,
+        getattr(extractor, "_cache_version", 0),
+        sorted(params.items()),
+        len(extractor._feature_names()),
+        getattr(extractor, "precision_", None),  # e.g. bfloat16 autocast on a GPU
+        sorted(library_versions().items(), key=lambda kv: kv[0]),
+        _state_digest(extractor, extractor._cache_fitted_state()),
+    )
+    return joblib.hash(payload)

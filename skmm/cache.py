@@ -1,0 +1,492 @@
+"""Content-addressed, per-sample feature cache that survives cloning and cross-validation.
+
+A frozen feature extractor inside ``GridSearchCV`` sees the same cells in every fold
+and every candidate. With a :class:`FeatureCache`, each unique cell is extracted once
+per cache; every later transform reads its row back from disk::
+
+    cache = FeatureCache("~/skmm-cache")      # or just the path string
+    extract = ColumnTransformer([
+        ("image", ImageEmbedder(cache=cache), "image"),
+        ("audio", AudioLogMel(cache=cache), "audio"),
+    ])
+    GridSearchCV(make_pipeline(extract, FusionNetClassifier()), grid, cv=5).fit(X, y)
+
+or, for every extractor at once, ``skmm.set_config(cache="~/skmm-cache")`` (or
+``with skmm.config_context(cache=...):``). ``cache=False`` on an extractor turns
+the cache off for it even when a global one is set.
+
+How it works
+------------
+* The key of a row is a hash of the cell's content (see :mod:`skmm._fingerprint`:
+  array bytes with dtype and shape, raw bytes, text, a file's resolved path, size
+  and mtime or, with ``hash_files="content"``, its bytes, ...) under a namespace
+  that hashes the extractor's class, its output-affecting parameters (not
+  ``batch_size``, ``verbose``, ``n_jobs``, ``on_error``, ``cache``, ``device``,
+  ``add_indicator``, ``fill_value``), its fitted state when it learns one in
+  ``fit``, and the versions of skmm and the feature libraries. ``device`` is left
+  out on purpose: CPU and GPU results agree within float tolerance, and one cache
+  serves both.
+* Missing cells (fill rows) and bad cells (decoding errors) are never stored.
+  Within one transform call identical cells are extracted once.
+* Each row is one small ``.npy`` file ``<path>/<namespace>/<k[:2]>/<k>.npy`` holding a
+  record (key, CRC-32, float32 row). Writes go to a temporary file then
+  ``os.replace``, so concurrent readers and writers (threads, processes, machines
+  on a shared file system) never see half a row. Reads check size, header, key and
+  checksum: a truncated, corrupted or wrong-shaped entry is recomputed, never
+  returned. Nothing is ever unpickled (a file that ``np.load(allow_pickle=False)``
+  reads). ``max_bytes`` bounds the size (the oldest entries are evicted, checked
+  after every tenth of ``max_bytes`` written); ``clear()`` empties it.
+* A subclass of :class:`~skmm._base.BaseExtractor` controls caching with class
+  attributes: ``_cache_enabled = False`` (outputs are not a pure function of the
+  cell), ``_cache_version`` (bump when the computation changes), and the method
+  ``_cache_fitted_state()`` (the learned arrays that change the output; by default
+  the public fitted attributes when the class overrides ``fit`` or
+  ``_fit_decoded``, else nothing).
+
+Scale-out
+---------
+skmm uses existing engines rather than its own: ``GridSearchCV(n_jobs=...)`` and
+``cross_validate`` run under joblib, so a joblib backend moves the whole search
+onto a cluster, and the cache (a plain path in the parameters) travels with every
+cloned estimator::
+
+    from dask.distributed import Client, LocalCluster
+    import joblib
+
+    client = Client(LocalCluster(n_workers=4))          # or Client("scheduler:8786")
+    with joblib.parallel_config(backend="dask"):
+        search.fit(X, y)
+
+Ray works the same way (``from ray.util.joblib import register_ray;
+register_ray()``, then ``backend="ray"``). Use an absolute cache path on a file
+system every worker can see. The global ``skmm.set_config(cache=...)`` is per
+process: on worker processes pass ``cache=`` to the extractors, or run
+``client.run(skmm.set_config, cache=path)`` first.
+
+Several GPUs: run one worker process per GPU, each seeing a single device, and keep
+``device="auto"`` (it resolves to that worker's ``cuda``)::
+
+    from dask_cuda import LocalCUDACluster              # pip install dask-cuda
+    client = Client(LocalCUDACluster())                 # one worker per visible GPU
+
+or start the workers yourself, ``CUDA_VISIBLE_DEVICES=0 dask worker
+scheduler:8786 --nthreads 1`` and likewise for 1, 2, .... Fill the cache first
+(one ``transform`` over all the data, or the first candidate), and every other
+fit reads it; because ``device`` is not part of the key, all GPUs and CPUs share
+one cache.
+"""
+
+import functools
+import io
+import json
+import os
+import shutil
+import threading
+import time
+import uuid
+import warnings
+import zlib
+
+import numpy as np
+
+from ._fingerprint import cell_key, check_hash_files, extractor_fingerprint
+from .exceptions import InvalidInputError
+
+_TMP_SUFFIX = ".tmp"
+_STALE_TMP_S = 3600
+_lock = threading.Lock()
+_written = {}  # cache root -> bytes written by this process since its last eviction check
+_warned = set()
+#: Counters of this process (for tests and diagnostics): corrupt entries seen.
+counters = {"corrupt": 0}
+
+
+@functools.lru_cache(maxsize=64)
+def _record_format(n_features):
+    """(record dtype, the exact .npy header np.save writes for one such record)."""
+    dtype = np.dtype([("key", "u1", (16,)), ("crc", "<u4"), ("row", "<f4", (n_features,))])
+    buf = io.BytesIO()
+    np.save(buf, np.zeros((), dtype=dtype), allow_pickle=False)
+    return dtype, buf.getvalue()[: -dtype.itemsize]
+
+
+def _is_namespace(name):
+    return len(name) == 32 and all(c in "0123456789abcdef" for c in name)
+
+
+def _warn_once(what, message):
+    if what not in _warned:
+        _warned.add(what)
+        warnings.warn(message, UserWarning, stacklevel=4)
+
+
+class FeatureCache:
+    """On-disk, content-addressed store of extracted feature rows.
+
+    Give it to an extractor's ``cache`` parameter or to ``skmm.set_config(cache=...)``.
+    It holds only a path and options, so cloning and pickling it are cheap, and
+    every clone of an extractor (each fold, each candidate, each worker) shares the
+    same store. See the module docstring for the keys, the file format, safety
+    under concurrency and the scale-out recipes.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Folder of the cache (created on first write; ``~`` is expanded). Use an
+        absolute path on a shared file system when workers run elsewhere.
+    max_bytes : int, optional
+        Size limit of the stored entries; the oldest entries are evicted beyond it.
+        None: unbounded.
+    hash_files : {"stat", "content"}, default="stat"
+        How a file path is keyed: by its resolved path, size and modification time
+        (cheap), or by its bytes (survives copying the data to another folder or
+        machine; reads every file once per transform).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from skmm.cache import FeatureCache
+    >>> cache = FeatureCache(tempfile.mkdtemp(), max_bytes=10**8)
+    >>> cache                                              # doctest: +ELLIPSIS
+    FeatureCache('...', max_bytes=100000000)
+    >>> cache.stats()
+    {'entries': 0, 'bytes': 0}
+    """
+
+    def __init__(self, path, max_bytes=None, hash_files="stat"):
+        if not isinstance(path, (str, os.PathLike)) or not os.fspath(path):
+            raise InvalidInputError(
+                f"FeatureCache needs a folder path (str or os.PathLike), got {path!r}."
+            )
+        if max_bytes is not None and (
+            isinstance(max_bytes, bool) or not isinstance(max_bytes, (int, np.integer)) or max_bytes < 1
+        ):
+            raise InvalidInputError(
+                f"max_bytes must be None or a positive integer (bytes), got {max_bytes!r}."
+            )
+        check_hash_files(hash_files)
+        self.path = path
+        self.max_bytes = max_bytes
+        self.hash_files = hash_files
+
+    # ---- value semantics: cheap to copy, pickle and compare ---------------------------
+    def __repr__(self):
+        extra = "" if self.max_bytes is None else f", max_bytes={self.max_bytes}"
+        extra += "" if self.hash_files == "stat" else f", hash_files={self.hash_files!r}"
+        return f"FeatureCache({os.fspath(self.path)!r}{extra})"
+
+    def __reduce__(self):
+        return (type(self), (self.path, self.max_bytes, self.hash_files))
+
+    def __eq__(self, other):
+        if not isinstance(other, FeatureCache):
+            return NotImplemented
+        return (self.root, self.max_bytes, self.hash_files) == (
+            other.root, other.max_bytes, other.hash_files
+        )
+
+    def __hash__(self):
+        return hash((self.root, self.max_bytes, self.hash_files))
+
+    @property
+    def root(self):
+        """Absolute path of the cache folder."""
+        return os.path.abspath(os.path.expanduser(os.fspath(self.path)))
+
+    # ---- public maintenance ---------------------------------------------------------
+    def _entries(self):
+        """(mtime_ns, size, path) of every stored entry; tolerates concurrent deletion."""
+        found = []
+        try:
+            namespaces = [e for e in os.scandir(self.root) if e.is_dir() and _is_namespace(e.name)]
+        except FileNotFoundError:
+            return found
+        now = time.time()
+        for ns in namespaces:
+            try:
+                shards = [e for e in os.scandir(ns.path) if e.is_dir()]
+            except FileNotFoundError:
+                continue
+            for shard in shards:
+                try:
+                    files = list(os.scandir(shard.path))
+                except FileNotFoundError:
+                    continue
+                for entry in files:
+                    try:
+                        st = entry.stat()
+                    except FileNotFoundError:
+                        continue
+                    if entry.name.endswith(".npy"):
+                        found.append((st.st_mtime_ns, st.st_size, entry.path))
+                    elif entry.name.endswith(_TMP_SUFFIX) and now - st.st_mtime > _STALE_TMP_S:
+                        _remove(entry.path)  # left by a killed writer
+        return found
+
+    def stats(self):
+        """Number of stored rows and their total size in bytes."""
+        entries = self._entries()
+        return {"entries": len(entries), "bytes": sum(e[1] for e in entries)}
+
+    def evict(self):
+        """Remove the oldest entries until the store fits in ``max_bytes``.
+
+        Runs automatically as rows are written; call it to enforce the limit now.
+        Returns the number of entries removed.
+        """
+        with _lock:
+            _written[self.root] = 0
+        if self.max_bytes is None:
+            return 0
+        entries = self._entries()
+        total = sum(e[1] for e in entries)
+        removed = 0
+        for _, size, path in sorted(entries):
+            if total <= self.max_bytes:
+                break
+            _remove(path)
+            total -= size
+            removed += 1
+        return removed
+
+    def clear(self):
+        """Delete every stored row (only the cache's own folders, nothing else in ``path``)."""
+        try:
+            children = list(os.scandir(self.root))
+        except FileNotFoundError:
+            return
+        for child in children:
+            if child.is_dir() and _is_namespace(child.name):
+                shutil.rmtree(child.path, ignore_errors=True)
+        with _lock:
+            _written[self.root] = 0
+
+    # ---- rows -------------------------------------------------------------------------
+    def _entry_path(self, namespace, key):
+        return os.path.join(self.root, namespace, key[:2], key + ".npy")
+
+    def _lookup(self, namespace, keys, n_features):
+        """Yield (i, row) for each ``keys[i]`` found intact in the store."""
+        dtype, header = _record_format(n_features)
+        size = len(header) + dtype.itemsize
+        folder = os.path.join(self.root, namespace)
+        for i, key in enumerate(keys):
+            try:
+                with open(os.path.join(folder, key[:2], key + ".npy"), "rb") as fh:
+                    data = fh.read(size + 1)
+            except OSError:
+                continue
+            row = _parse_record(data, header, size, dtype, key)
+            if row is None:
+                counters["corrupt"] += 1
+                continue
+            yield i, row
+
+    def _store(self, namespace, keys, rows, describe=None):
+        """Write one row per key (atomically); failures only warn: a cache is optional."""
+        dtype, header = _record_format(rows.shape[1])
+        record = np.zeros((), dtype=dtype)
+        written = 0
+        for key, row in zip(keys, rows):
+            record["key"] = np.frombuffer(bytes.fromhex(key), dtype=np.uint8)
+            record["row"] = row
+            record["crc"] = zlib.crc32(record["row"].tobytes())
+            data = header + record.tobytes()
+            try:
+                _atomic_write(self._entry_path(namespace, key), data)
+            except OSError as exc:
+                _warn_once(
+                    ("write", self.root),
+                    f"skmm could not write to the feature cache '{self.root}' ({exc}); rows are "
+                    "computed but not cached.",
+                )
+                return
+            written += len(data)
+        if describe is not None:
+            meta = os.path.join(self.root, namespace, "meta.json")
+            if not os.path.exists(meta):
+                try:
+                    _atomic_write(meta, json.dumps(describe(), indent=1, default=repr).encode())
+                except OSError:
+                    pass
+        if self.max_bytes is not None:
+            with _lock:
+                _written[self.root] = _written.get(self.root, 0) + written
+                due = _written[self.root] >= max(self.max_bytes // 10, 1)
+            if due:
+                self.evict()
+
+
+def _parse_record(data, header, size, dtype, key):
+    """The row of a stored record, or None when it is truncated, foreign or corrupt."""
+    if len(data) != size or not data.startswith(header):
+        return None
+    record = np.frombuffer(data, dtype=dtype, count=1, offset=len(header))[0]
+    if record["key"].tobytes().hex() != key:
+        return None
+    row = record["row"]
+    if zlib.crc32(row.tobytes()) != int(record["crc"]):
+        return None
+    return row
+
+
+def _remove(path):
+    try:
+        os.remove(path)
+    except OSError:
+        pass
+
+
+def _atomic_write(path, data):
+    tmp = f"{path}.{os.getpid()}-{uuid.uuid4().hex[:12]}{_TMP_SUFFIX}"
+    try:
+        fh = open(tmp, "wb")
+    except FileNotFoundError:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        fh = open(tmp, "wb")
+    try:
+        with fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        _remove(tmp)
+        raise
+
+
+def as_feature_cache(value):
+    """Turn a ``cache`` setting into a FeatureCache, or None for no cache.
+
+    Parameters
+    ----------
+    value : None, False, str, os.PathLike or FeatureCache
+
+    Examples
+    --------
+    >>> as_feature_cache("/tmp/features")
+    FeatureCache('/tmp/features')
+    >>> as_feature_cache(None) is None
+    True
+    """
+    if value is None or value is False:
+        return None
+    if isinstance(value, FeatureCache):
+        return value
+    if isinstance(value, (str, os.PathLike)):
+        return FeatureCache(value)
+    raise InvalidInputError(
+        f"cache must be None, False, a folder path or a skmm.cache.FeatureCache, got "
+        f"{type(value).__name__} {value!r}. Example: cache='~/skmm-cache'."
+    )
+
+
+class ColumnPlan:
+    """How one transform call obtains its rows: cache hits, cells to extract, duplicates.
+
+    Built by :func:`plan_column`; ``todo`` lists the positions still to extract. The
+    caller calls :meth:`save` after writing extracted rows into ``out`` and
+    :meth:`finish` once at the end.
+    """
+
+    def __init__(self, todo, store=None, namespace=None, keys=None, followers=(), describe=None):
+        self.todo = todo
+        self.hits = 0
+        self._store = store
+        self._namespace = namespace
+        self._keys = keys or {}
+        self._followers = list(followers)
+        self._describe = describe
+
+    def save(self, positions, out):
+        """Store the rows ``out[positions]`` that have a key."""
+        if self._store is None:
+            return
+        keyed = [p for p in positions if p in self._keys]
+        if keyed:
+            self._store._store(
+                self._namespace, [self._keys[p] for p in keyed], out[keyed], self._describe
+            )
+            self._describe = None
+
+    def finish(self, out, cells, errors):
+        """Copy each duplicate's row from its first occurrence; duplicates of bad cells are bad."""
+        if not self._followers:
+            return
+        followers = np.array([f for f, _ in self._followers])
+        leaders = np.array([lead for _, lead in self._followers])
+        out[followers] = out[leaders]
+        causes = {pos: cause for pos, _, cause in errors}
+        errors.extend(
+            (f, cells[f], causes[lead]) for f, lead in self._followers if lead in causes
+        )
+
+
+def _describe(extractor):
+    cls = type(extractor)
+    return lambda: {
+        "extractor": f"{cls.__module__}.{cls.__qualname__}",
+        "params": {k: repr(v) for k, v in extractor.get_params(deep=False).items()},
+    }
+
+
+def plan_column(extractor, cells, positions, out):
+    """Plan the extraction of ``cells[positions]``: fill ``out`` from the cache, dedup the rest.
+
+    Parameters
+    ----------
+    extractor : BaseExtractor
+        Its ``cache`` parameter (or else ``skmm.get_config()["cache"]``) names the store.
+    cells : list
+    positions : ndarray of int
+        Positions of the non-missing cells.
+    out : ndarray of float32, shape (n_cells, n_features)
+        Receives the cached rows.
+
+    Returns
+    -------
+    ColumnPlan
+    """
+    if not getattr(extractor, "_cache_enabled", True):
+        return ColumnPlan(positions)
+    store = extractor._feature_cache()
+    namespace = None
+    if store is not None and out.shape[1] > 0:
+        try:
+            namespace = extractor_fingerprint(extractor)
+        except Exception as exc:  # an unhashable parameter or fitted state
+            _warn_once(
+                ("fingerprint", type(extractor)),
+                f"{type(extractor).__name__} is not cached: its parameters or fitted state "
+                f"could not be hashed ({type(exc).__name__}: {exc}).",
+            )
+    if namespace is None:
+        store = None
+    hash_files = store.hash_files if store is not None else "stat"
+    first = {}  # dedup key -> first position
+    followers, unique, unkeyed = [], [], []
+    for pos in positions:
+        cell = cells[pos]
+        if store is None and isinstance(cell, (str, bytes)):
+            dedup = (type(cell), cell)  # same text or path within one call: same cell
+        else:
+            dedup = cell_key(cell, hash_files)
+        if dedup is None:
+            unkeyed.append(pos)
+            continue
+        lead = first.get(dedup)
+        if lead is not None:
+            followers.append((pos, lead))
+            continue
+        first[dedup] = pos
+        unique.append((pos, dedup))
+    if store is None:
+        todo = np.array(sorted(unkeyed + [p for p, _ in unique]), dtype=np.intp)
+        return ColumnPlan(todo, followers=followers)
+    hit = np.zeros(len(unique), dtype=bool)
+    for i, row in store._lookup(namespace, [k for _, k in unique], out.shape[1]):
+        out[unique[i][0]] = row
+        hit[i] = True
+    keys = {p: k for (p, k), h in zip(unique, hit) if not h}
+    todo = np.array(sorted(unkeyed + list(keys)), dtype=np.intp)
+    plan = ColumnPlan(todo, store, namespace, keys, followers, _describe(extractor))
+    plan.hits = int(hit.sum())
+    return plan

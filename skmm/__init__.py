@@ -21,6 +21,7 @@ _LAZY = {
     "ImagePixels": "skmm.image",
     "ImageColorHistogram": "skmm.image",
     "ImageEmbedder": "skmm.image",
+    "FeatureCache": "skmm.cache",
 }
 
 __all__ = sorted(

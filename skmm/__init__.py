@@ -22,6 +22,8 @@ _LAZY = {
     "ImageColorHistogram": "skmm.image",
     "ImageEmbedder": "skmm.image",
     "FeatureCache": "skmm.cache",
+    "FusionNetClassifier": "skmm.nets",
+    "FusionNetRegressor": "skmm.nets",
 }
 
 __all__ = sorted(

@@ -20,7 +20,10 @@ import skmm
 from skmm.datasets import make_multimodal_classification
 
 # Estimators that need constructor arguments to be runnable in a test (kept tiny).
-TEST_PARAMS = {}
+TEST_PARAMS = {
+    "FusionNetClassifier": {"hidden_sizes": (8,), "max_epochs": 2},
+    "FusionNetRegressor": {"hidden_sizes": (8,), "max_epochs": 2},
+}
 
 # Modality of each single-column extractor, found from its name prefix.
 _MODALITY_PREFIX = {"Audio": "audio", "Image": "image", "Text": "text"}

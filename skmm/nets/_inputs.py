@@ -1,0 +1,148 @@
+"""Input checks of the nets: refuse bad X and y before training, saying how to fix them."""
+
+import numpy as np
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import validate_data
+
+from ..exceptions import InvalidInputError
+
+_MAX_LISTED = 10
+
+
+class NonNumericInputError(InvalidInputError, TypeError):
+    """X holds values that are not numbers (a TypeError too, as numpy raises for them)."""
+
+
+def _listed(items):
+    items = [i.item() if isinstance(i, np.generic) else i for i in items]
+    more = f" and {len(items) - _MAX_LISTED} more" if len(items) > _MAX_LISTED else ""
+    return f"{items[:_MAX_LISTED]}{more}"
+
+
+_NUMERIC_FIX = (
+    "The net needs numbers: turn each image, text or audio column into features with an "
+    "extractor (e.g. skmm.make_modality_union({'image': ImagePixels(), ...}) or a "
+    "ColumnTransformer) before the net."
+)
+
+
+def _non_numeric_columns(X):
+    """Names of the DataFrame columns whose dtype is not numeric or boolean."""
+    dtypes = getattr(X, "dtypes", None)
+    if dtypes is None or not hasattr(X, "columns"):
+        return []
+    return [str(c) for c, dt in zip(X.columns, dtypes) if getattr(dt, "kind", "O") not in "biufc"]
+
+
+def _unconvertible_columns(X):
+    """Positions of the columns of an object array that do not convert to float."""
+    X = np.asarray(X, dtype=object)
+    if X.ndim != 2:
+        return []
+    bad = []
+    for j in range(X.shape[1]):
+        try:
+            X[:, j].astype(np.float32)
+        except (TypeError, ValueError):
+            bad.append(j)
+    return bad
+
+
+def _non_finite_message(X, feature_names):
+    nan, inf = np.isnan(X), np.isinf(X)
+    kind = "NaN" if nan.any() else "inf (infinite values)"
+    bad = nan | inf
+    rows, cols = np.flatnonzero(bad.any(axis=1)), np.flatnonzero(bad.any(axis=0))
+    names = [feature_names[j] for j in cols] if feature_names is not None else list(cols)
+    return (
+        f"X contains {kind}: {int(bad.sum())} value(s) in rows {_listed(rows)} and columns "
+        f"{_listed(names)}. The net cannot train on missing values. Fix: impute them "
+        "(sklearn.impute.SimpleImputer), or ask the skmm extractors for a presence indicator "
+        "(add_indicator=True) so that a missing modality becomes a fill value plus a flag."
+    )
+
+
+def validate_X(estimator, X, y="no_validation", reset=True, y_kwargs=None):
+    """Validate X (and y) once, cast X to float32 and check that it is finite.
+
+    Sets ``n_features_in_`` and ``feature_names_in_`` when ``reset``, as
+    :func:`sklearn.utils.validation.validate_data` does, and refuses a changed number of
+    features otherwise.
+
+    Returns
+    -------
+    X : ndarray of float32 (n_samples, n_features), or ``(X, y)`` when y is given.
+    """
+    name = type(estimator).__name__
+    bad = _non_numeric_columns(X)
+    if bad:
+        raise InvalidInputError(
+            f"{name} received non-numeric columns {_listed(bad)}. {_NUMERIC_FIX}"
+        )
+    try:
+        out = validate_data(
+            estimator, X, y, reset=reset, dtype=np.float32, ensure_all_finite=False,
+            **(y_kwargs or {}),
+        )
+    except (TypeError, ValueError) as exc:
+        message = str(exc)
+        if "features, but" in message:
+            raise InvalidInputError(
+                f"{message} Fix: transform X with the same pipeline (the same extractors, in "
+                "the same order) as at fit, or refit the net."
+            ) from exc
+        if "convert" in message or "argument must be" in message:
+            cols = _unconvertible_columns(X)
+            where = f" in columns {_listed(cols)}" if cols else ""
+            error = NonNumericInputError if isinstance(exc, TypeError) else InvalidInputError
+            raise error(f"{name} received values that are not numbers{where} ({message}). "
+                        f"{_NUMERIC_FIX}") from exc
+        raise
+    Xv = out[0] if isinstance(out, tuple) else out
+    estimator._check_finite(Xv)
+    return out
+
+
+def check_finite(X, feature_names=None):
+    """Raise InvalidInputError (naming rows, columns and fixes) if X has NaN or inf."""
+    if not np.isfinite(X).all():
+        raise InvalidInputError(_non_finite_message(X, feature_names))
+
+
+def encode_labels(y, classes=None):
+    """Encode class labels as 0..k-1. Returns ``(classes, codes)``.
+
+    ``classes`` fixes the label set (and order); else it is ``np.unique(y)``, which must
+    hold at least two classes.
+    """
+    check_classification_targets(y)
+    if classes is None:
+        classes = np.unique(y)
+        if len(classes) < 2:
+            raise InvalidInputError(
+                f"y has one class ({classes[0]!r}) but a classifier needs at least 2 "
+                "classes. Fix: check the labels, or with cross-validation use a stratified "
+                "splitter (StratifiedKFold) so that each training fold sees every class."
+            )
+    classes = np.asarray(classes)
+    codes = np.searchsorted(classes, y) if _is_sorted(classes) else _lookup(classes, y)
+    codes = np.clip(codes, 0, len(classes) - 1)
+    unknown = classes[codes] != y
+    if unknown.any():
+        raise InvalidInputError(
+            f"y holds labels {_listed(np.unique(y[unknown]))} that are not among the classes "
+            f"{_listed(classes)} given to the net. Fix: pass every label in `classes`."
+        )
+    return classes, codes.astype(np.int64)
+
+
+def _is_sorted(a):
+    try:
+        return bool(np.all(a[:-1] <= a[1:]))
+    except TypeError:
+        return False
+
+
+def _lookup(classes, y):
+    index = {c: i for i, c in enumerate(classes.tolist())}
+    return np.array([index.get(v, 0) for v in y.tolist()], dtype=np.int64)

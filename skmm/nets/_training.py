@@ -1,0 +1,133 @@
+"""Fast batching for the nets: whole tensors sliced into batches, never collated item by item.
+
+skorch's default ``DataLoader`` builds every batch by indexing a ``Dataset`` once per sample
+and collating the items, which costs more than a small network's step. Here the training
+data are two tensors (moved to the device once, when they fit there) and a batch is an
+index slice of them, drawn from a seeded permutation per epoch.
+"""
+
+import contextlib
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+#: Fraction of the free accelerator memory the training tensors may take.
+_DEVICE_MEMORY_SHARE = 0.5
+
+
+class ArrayDataset(Dataset):
+    """X and y of one fit or predict call, as numpy arrays and as whole tensors.
+
+    ``X`` and ``y`` are what skorch's callbacks read (through
+    :func:`skorch.utils.data_from_dataset`); ``X_t`` and ``y_t`` are the same data as
+    tensors, which batches are sliced from.
+
+    Parameters
+    ----------
+    X : ndarray of float32, shape (n_samples, n_features)
+    y : ndarray, optional
+        Training targets, as the criterion receives them (class codes 0..k-1, or float32
+        targets of shape (n_samples, n_targets)).
+    device : str, default="cpu"
+        Where to keep ``X_t`` and ``y_t`` (they stay on the CPU when they do not fit).
+    """
+
+    def __init__(self, X, y=None, device="cpu"):
+        self.X, self.y = X, y
+        if not X.flags.writeable:  # torch refuses to wrap read-only memory silently
+            X = X.copy()
+        self.X_t = to_device_if_fits(torch.from_numpy(X), device)
+        self.y_t = None if y is None else torch.from_numpy(y).to(self.X_t.device)
+
+    def __len__(self):
+        return len(self.X)
+
+    def __getitem__(self, i):
+        # Only used when a custom iterator (a DataLoader with extra arguments) asks for items.
+        return self.X_t[i], (self.y_t[i] if self.y_t is not None else torch.zeros(()))
+
+    def tensors(self, indices=None):
+        """``(X_t, y_t)``, restricted to ``indices`` (an index array) when given."""
+        if indices is None:
+            return self.X_t, self.y_t
+        idx = torch.as_tensor(np.asarray(indices), dtype=torch.long, device=self.X_t.device)
+        y_t = None if self.y_t is None else self.y_t.index_select(0, idx)
+        return self.X_t.index_select(0, idx), y_t
+
+
+def to_device_if_fits(tensor, device):
+    """Move ``tensor`` to ``device`` unless it would take too much of the free memory there."""
+    device = torch.device(device)
+    if device.type == "cpu":
+        return tensor
+    if device.type == "cuda":
+        free, _ = torch.cuda.mem_get_info(device)
+        if tensor.numel() * tensor.element_size() > _DEVICE_MEMORY_SHARE * free:
+            return tensor  # batches are moved one by one in ``infer``
+    return tensor.to(device)
+
+
+class SliceLoader:
+    """Iterate over ``(X_batch, y_batch)`` index slices of two tensors.
+
+    Parameters
+    ----------
+    X : tensor (n_samples, ...)
+    y : tensor (n_samples, ...) or None
+    batch_size : int
+    shuffle : bool, default=False
+        Draw a new permutation of the rows at each pass (each epoch) from ``seed``.
+    drop_last : bool, default=False
+    seed : int, optional
+        Seed of the permutations; None draws it from torch's global generator.
+    """
+
+    def __init__(self, X, y, batch_size, shuffle=False, drop_last=False, seed=None):
+        self.X, self.y = X, y
+        self.batch_size = max(1, int(batch_size))
+        self.shuffle, self.drop_last = bool(shuffle), bool(drop_last)
+        self.generator = None
+        if self.shuffle:
+            self.generator = torch.Generator()
+            self.generator.manual_seed(
+                int(seed) if seed is not None else int(torch.randint(2**31 - 1, ()))
+            )
+
+    def __len__(self):
+        n, b = len(self.X), self.batch_size
+        return n // b if self.drop_last else -(-n // b)
+
+    def __iter__(self):
+        X, y, b = self.X, self.y, self.batch_size
+        n = len(X)
+        stop = n - n % b if self.drop_last else n
+        if not self.shuffle:
+            for start in range(0, stop, b):
+                yield X[start:start + b], (None if y is None else y[start:start + b])
+            return
+        order = torch.randperm(n, generator=self.generator).to(X.device)
+        for start in range(0, stop, b):
+            idx = order[start:start + b]
+            yield X.index_select(0, idx), (None if y is None else y.index_select(0, idx))
+
+
+@contextlib.contextmanager
+def seeded(seed, device):
+    """Run the block with torch's global generators seeded, restoring them afterwards.
+
+    Module initialisation and dropout draw from the global generators; forking them keeps
+    a fit deterministic for a given seed without changing the caller's random stream.
+    """
+    device = torch.device(device)
+    devices = [device.index or 0] if device.type == "cuda" else []
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(int(seed))
+        yield
+
+
+def draw_seed(random_state):
+    """An int seed from ``random_state`` (None: from numpy's global generator)."""
+    from sklearn.utils import check_random_state
+
+    return int(check_random_state(random_state).randint(np.iinfo(np.int32).max))

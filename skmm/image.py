@@ -102,7 +102,17 @@ def pixel_grid_shape(feature_names):
     return c, r, k
 
 
-class ImagePixels(BaseExtractor):
+class _ImageExtractor(BaseExtractor):
+    """Decodes each cell with the subclass's ``mode``, ``max_pixels`` and decoding size."""
+
+    def _decode_size(self):
+        return _check_size(self.size, allow_none=True)
+
+    def _decode_cell(self, cell):
+        return decode_image(cell, mode=self.mode, size=self._decode_size(), max_pixels=self.max_pixels)
+
+
+class ImagePixels(_ImageExtractor):
     """Decoded, resized images as flattened pixels.
 
     The input of a CNN branch inside a fusion net, and a classic baseline on its own.
@@ -177,9 +187,6 @@ class ImagePixels(BaseExtractor):
         _check_size(self.size)
         _check_mode(self.mode)
 
-    def _decode_cell(self, cell):
-        return decode_image(cell, mode=self.mode, size=_check_size(self.size), max_pixels=self.max_pixels)
-
     def _extract_batch(self, decoded):
         batch = np.stack(decoded)  # (B, H, W, C) uint8
         out = batch.transpose(0, 3, 1, 2).reshape(len(batch), -1).astype(np.float32)
@@ -192,7 +199,7 @@ class ImagePixels(BaseExtractor):
         return pixel_names(len(self.mode), height, width)
 
 
-class ImageColorHistogram(BaseExtractor):
+class ImageColorHistogram(_ImageExtractor):
     """Per-channel intensity histograms, each normalised to sum to 1.
 
     Parameters
@@ -260,10 +267,6 @@ class ImageColorHistogram(BaseExtractor):
         _check_mode(self.mode)
         _check_size(self.size, allow_none=True)
 
-    def _decode_cell(self, cell):
-        size = _check_size(self.size, allow_none=True)
-        return decode_image(cell, mode=self.mode, size=size, max_pixels=self.max_pixels)
-
     def _extract_batch(self, decoded):
         bins, channels = int(self.bins), len(self.mode)
         counts = np.array([d.shape[0] * d.shape[1] for d in decoded])
@@ -279,7 +282,7 @@ class ImageColorHistogram(BaseExtractor):
         return [f"{ch}_bin{k:0{w}d}" for ch in _CHANNEL_NAMES[self.mode] for k in range(self.bins)]
 
 
-class ImageEmbedder(BaseExtractor):
+class ImageEmbedder(_ImageExtractor):
     """Frozen CNN embeddings: a convolutional trunk followed by global pooling.
 
     Parameters
@@ -429,8 +432,8 @@ class ImageEmbedder(BaseExtractor):
         self.model_ = model
         return model
 
-    def _decode_cell(self, cell):
-        return decode_image(cell, mode=self.mode, size=self.size_, max_pixels=self.max_pixels)
+    def _decode_size(self):
+        return self.size_
 
     def _extract_batch(self, decoded):
         from ._backbones import embed

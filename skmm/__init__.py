@@ -24,6 +24,10 @@ _LAZY = {
     "FeatureCache": "skmm.cache",
     "FusionNetClassifier": "skmm.nets",
     "FusionNetRegressor": "skmm.nets",
+    "make_modality_union": "skmm.fusion",
+    "make_late_fusion": "skmm.fusion",
+    "FusionNetClassifier": "skmm.nets",
+    "FusionNetRegressor": "skmm.nets",
 }
 
 __all__ = sorted(

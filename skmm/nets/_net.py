@@ -24,7 +24,7 @@ from collections.abc import Mapping
 import numpy as np
 import torch
 from skorch import NeuralNet, NeuralNetClassifier, NeuralNetRegressor
-from skorch.callbacks import EarlyStopping, EpochScoring
+from skorch.callbacks import EarlyStopping, EpochScoring, PrintLog
 from skorch.dataset import Dataset as SkorchDataset
 from skorch.dataset import ValidSplit
 from skorch.utils import get_map_location, is_dataset, to_numpy, to_tensor
@@ -265,7 +265,10 @@ class _FusionNet:
 
     @property
     def _default_callbacks(self):
-        callbacks = list(super()._default_callbacks)
+        callbacks = [
+            (name, QuietPrintLog()) if name == "print_log" else (name, callback)
+            for name, callback in super()._default_callbacks
+        ]
         if self.early_stopping is not None:
             callbacks.append(("early_stopping", EarlyStopping(
                 patience=self.early_stopping, load_best=True,
@@ -376,6 +379,14 @@ class _FusionNet:
             return super().load_params(*args, **kwargs)
         finally:
             vars(self)["device"] = param
+
+
+class QuietPrintLog(PrintLog):
+    """skorch's PrintLog, which formats its table only when the net is verbose."""
+
+    def on_epoch_end(self, net, **kwargs):
+        if net.verbose:
+            super().on_epoch_end(net, **kwargs)
 
 
 def _code_accuracy(net, X, y):

@@ -26,8 +26,11 @@ _LAZY = {
     "FusionNetRegressor": "skmm.nets",
     "make_modality_union": "skmm.fusion",
     "make_late_fusion": "skmm.fusion",
-    "FusionNetClassifier": "skmm.nets",
-    "FusionNetRegressor": "skmm.nets",
+    "TextTokenizer": "skmm.text",
+    "TextWord2Vec": "skmm.text",
+    "TextDoc2Vec": "skmm.text",
+    "TextSentenceEmbedder": "skmm.text",
+    "TextTokenIds": "skmm.text",
 }
 
 __all__ = sorted(

@@ -4,14 +4,17 @@ The configuration is process-wide (not per thread), so that the worker threads o
 ``GridSearchCV(n_jobs=...)`` with joblib's threading backend, or of a Dask cluster
 started with ``processes=False``, see the cache set by the main thread. Worker
 *processes* start with the defaults: pass ``cache=`` to the extractors themselves
-(it travels with them), or call ``skmm.set_config`` in each worker (with Dask:
-``client.run(skmm.set_config, cache=path)``).
+(it travels with them), call ``skmm.set_config`` in each worker (with Dask:
+``client.run(skmm.set_config, cache=path)``), or set the environment variable
+``SKMM_CACHE`` to a folder: it is the default cache of every process that inherits it
+(loky workers, ``dask worker`` processes started from that environment).
 """
 
+import os
 import threading
 from contextlib import contextmanager
 
-_DEFAULTS = {"cache": None}
+_DEFAULTS = {"cache": os.environ.get("SKMM_CACHE") or None}
 _config = dict(_DEFAULTS)
 _lock = threading.RLock()
 
@@ -22,8 +25,9 @@ def get_config():
     Examples
     --------
     >>> import skmm
-    >>> skmm.get_config()["cache"] is None
-    True
+    >>> with skmm.config_context(cache=None):
+    ...     skmm.get_config()
+    {'cache': None}
     """
     with _lock:
         return dict(_config)
@@ -46,7 +50,8 @@ def set_config(cache=None):
     ----------
     cache : None, str, os.PathLike or FeatureCache
         Default feature cache for every extractor whose own ``cache`` is None
-        (see :class:`skmm.cache.FeatureCache`). None: no cache.
+        (see :class:`skmm.cache.FeatureCache`). None: no cache. At import it is
+        ``$SKMM_CACHE`` when that environment variable is set.
 
     Examples
     --------

@@ -20,6 +20,7 @@ versions of the libraries that compute features.
 import functools
 import hashlib
 import os
+import stat
 import sys
 import weakref
 from importlib import metadata
@@ -30,7 +31,8 @@ import numpy as np
 #: within float tolerance; ``fill_value`` only touches missing rows, which are never
 #: cached).
 IGNORED_PARAMS = frozenset(
-    {"batch_size", "verbose", "n_jobs", "on_error", "cache", "device", "add_indicator", "fill_value"}
+    {"batch_size", "verbose", "n_jobs", "on_error", "cache", "device", "add_indicator",
+     "fill_value"}
 )
 #: Fitted attributes that never change the values.
 IGNORED_FITTED = frozenset({"n_features_in_", "feature_names_in_", "n_features_out_", "device_"})
@@ -61,27 +63,59 @@ def _tag(h, tag, size):
 
 
 def _file_stat(text):
-    """os.stat_result of a regular file named by ``text``, else None."""
+    """(stat after symlinks, is_symlink) of the regular file named by ``text``, else None."""
     if not text or len(text) > _TEXT_MAX_PATH or "\n" in text:
         return None
     try:
-        st = os.stat(text)
+        st = os.lstat(text)
+        link = stat.S_ISLNK(st.st_mode)
+        if link:
+            st = os.stat(text)
     except (OSError, ValueError):
         return None
-    return st if (st.st_mode & 0o170000) == 0o100000 else None
+    return (st, link) if stat.S_ISREG(st.st_mode) else None
 
 
-def _feed_file(h, path, st, hash_files):
+@functools.lru_cache(maxsize=4096)
+def _resolved_dir(folder):
+    return os.path.realpath(folder)
+
+
+@functools.lru_cache(maxsize=2**16)
+def _resolved_file(path):
+    folder, name = os.path.split(path)
+    if name in ("", ".", ".."):
+        return os.path.realpath(path)
+    return os.path.join(_resolved_dir(folder), name)
+
+
+def resolve_path(path, is_link=True):
+    """``os.path.realpath(path)``, memoised per process for files that are not symlinks.
+
+    Only a file that is itself a symlink pays a full resolution each time; the folders
+    above a file are resolved once per process (a folder symlink retargeted while the
+    process runs is not seen; the file's size and mtime are still checked).
+    """
+    if is_link:
+        return os.path.realpath(path)
+    if not os.path.isabs(path):
+        path = os.path.join(os.getcwd(), path)
+    return _resolved_file(path)
+
+
+def _feed_file(h, path, found, hash_files):
+    st, link = found
     if hash_files == "content":
         with open(path, "rb") as fh:
             digest = hashlib.file_digest(fh, "blake2b").digest()
         _tag(h, b"F", len(digest))
         h.update(digest)
     else:
-        resolved = os.path.realpath(path).encode("utf-8", "surrogatepass")
-        _tag(h, b"P", len(resolved))
-        h.update(resolved)
-        h.update(st.st_size.to_bytes(8, "little") + st.st_mtime_ns.to_bytes(16, "little", signed=True))
+        resolved = resolve_path(path, link).encode("utf-8", "surrogatepass")
+        h.update(
+            b"P" + len(resolved).to_bytes(8, "little") + resolved
+            + st.st_size.to_bytes(8, "little") + st.st_mtime_ns.to_bytes(16, "little", signed=True)
+        )
 
 
 def _feed(h, cell, hash_files, depth=0):
@@ -101,10 +135,10 @@ def _feed(h, cell, hash_files, depth=0):
         h.update(cell)
         return True
     if isinstance(cell, str):
-        st = _file_stat(cell)
-        if st is not None:
+        found = _file_stat(cell)
+        if found is not None:
             try:
-                _feed_file(h, cell, st, hash_files)
+                _feed_file(h, cell, found, hash_files)
                 return True
             except OSError:
                 return False
@@ -116,11 +150,11 @@ def _feed(h, cell, hash_files, depth=0):
         path = os.fspath(cell)
         if isinstance(path, bytes):
             path = os.fsdecode(path)
-        st = _file_stat(path)
-        if st is None:
+        found = _file_stat(path)
+        if found is None:
             return False
         try:
-            _feed_file(h, path, st, hash_files)
+            _feed_file(h, path, found, hash_files)
         except OSError:
             return False
         return True
@@ -219,11 +253,40 @@ def _param_value(value):
     """A parameter as hashed: a file (weights, vocabulary) with its size and mtime."""
     if isinstance(value, (str, os.PathLike)):
         path = os.fspath(value)
-        st = _file_stat(path) if isinstance(path, str) else None
-        if st is not None:
+        found = _file_stat(path) if isinstance(path, str) else None
+        if found is not None:
+            st = found[0]
             return (path, os.path.realpath(path), st.st_size, st.st_mtime_ns)
         return value
     return _portable(value)
+
+
+_SIMPLE = (type(None), bool, int, float, str, bytes)
+
+
+def _canonical(value):
+    """Plain builtins as a deterministic structure (dicts sorted); None if not plain."""
+    if type(value) in _SIMPLE:
+        return value
+    if type(value) in (tuple, list):
+        items = [_canonical(v) for v in value]
+        return None if any(i is None and v is not None for i, v in zip(items, value)) else (
+            type(value).__name__, tuple(items)
+        )
+    if type(value) is dict and all(type(k) is str for k in value):
+        items = _canonical(sorted(value.items()))
+        return None if items is None else ("dict", items)
+    return None
+
+
+def _digest(payload):
+    """Hex digest of ``payload``: repr-based for plain builtins (fast), else joblib.hash."""
+    canonical = _canonical(payload)
+    if canonical is not None:
+        return hashlib.blake2b(repr(canonical).encode(), digest_size=16).hexdigest()
+    import joblib
+
+    return joblib.hash(payload)
 
 
 def extractor_fingerprint(extractor):
@@ -232,8 +295,6 @@ def extractor_fingerprint(extractor):
     Raises whatever hashing raises (e.g. an unpicklable parameter); the caller then
     does not cache.
     """
-    import joblib
-
     cls = type(extractor)
     ignored = IGNORED_PARAMS | frozenset(getattr(extractor, "_cache_ignored_params", ()))
     params = {
@@ -249,4 +310,4 @@ def extractor_fingerprint(extractor):
         sorted(library_versions().items(), key=lambda kv: kv[0]),
         _state_digest(extractor, extractor._cache_fitted_state()),
     )
-    return joblib.hash(payload)
+    return _digest(payload)

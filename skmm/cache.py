@@ -36,6 +36,9 @@ How it works
   returned. Nothing is ever unpickled (a file that ``np.load(allow_pickle=False)``
   reads). ``max_bytes`` bounds the size (the oldest entries are evicted, checked
   after every tenth of ``max_bytes`` written); ``clear()`` empties it.
+* Each process also keeps the most recently used rows in memory (``MEMORY_BYTES``,
+  64 MiB, over all caches), so the folds and candidates after the first do not even
+  read the disk. Peak memory of a transform stays the output matrix plus a constant.
 * A subclass of :class:`~skmm._base.BaseExtractor` controls caching with class
   attributes: ``_cache_enabled = False`` (outputs are not a pure function of the
   cell), ``_cache_version`` (bump when the computation changes), and the method
@@ -76,6 +79,7 @@ fit reads it; because ``device`` is not part of the key, all GPUs and CPUs share
 one cache.
 """
 
+import collections
 import functools
 import io
 import json
@@ -92,6 +96,8 @@ import numpy as np
 from ._fingerprint import cell_key, check_hash_files, extractor_fingerprint
 from .exceptions import InvalidInputError
 
+#: Rows each process keeps in memory (most recently used first), over every cache.
+MEMORY_BYTES = 64 * 2**20
 _TMP_SUFFIX = ".tmp"
 _STALE_TMP_S = 3600
 _lock = threading.Lock()
@@ -99,6 +105,47 @@ _written = {}  # cache root -> bytes written by this process since its last evic
 _warned = set()
 #: Counters of this process (for tests and diagnostics): corrupt entries seen.
 counters = {"corrupt": 0}
+
+
+class _MemoryLayer:
+    """Process-wide LRU of recently used rows, keyed by (root, namespace, key).
+
+    Keys are content addresses, so a remembered row is always right; the layer only
+    saves the disk reads of the folds and candidates after the first.
+    """
+
+    def __init__(self):
+        self._rows = collections.OrderedDict()
+        self._nbytes = 0
+        self._lock = threading.Lock()
+
+    def get(self, key):
+        with self._lock:
+            row = self._rows.get(key)
+            if row is not None:
+                self._rows.move_to_end(key)
+            return row
+
+    def put(self, key, row):
+        if row.nbytes > MEMORY_BYTES:
+            return
+        row = np.array(row, dtype=np.float32)
+        row.flags.writeable = False
+        with self._lock:
+            old = self._rows.pop(key, None)
+            self._nbytes += row.nbytes - (0 if old is None else old.nbytes)
+            self._rows[key] = row
+            while self._nbytes > MEMORY_BYTES:
+                _, dropped = self._rows.popitem(last=False)
+                self._nbytes -= dropped.nbytes
+
+    def drop(self, root=None):
+        with self._lock:
+            for key in [k for k in self._rows if root is None or k[0] == root]:
+                self._nbytes -= self._rows.pop(key).nbytes
+
+
+_memory = _MemoryLayer()
 
 
 @functools.lru_cache(maxsize=64)
@@ -158,9 +205,8 @@ class FeatureCache:
             raise InvalidInputError(
                 f"FeatureCache needs a folder path (str or os.PathLike), got {path!r}."
             )
-        if max_bytes is not None and (
-            isinstance(max_bytes, bool) or not isinstance(max_bytes, (int, np.integer)) or max_bytes < 1
-        ):
+        integer = isinstance(max_bytes, (int, np.integer)) and not isinstance(max_bytes, bool)
+        if max_bytes is not None and (not integer or max_bytes < 1):
             raise InvalidInputError(
                 f"max_bytes must be None or a positive integer (bytes), got {max_bytes!r}."
             )
@@ -251,6 +297,7 @@ class FeatureCache:
 
     def clear(self):
         """Delete every stored row (only the cache's own folders, nothing else in ``path``)."""
+        _memory.drop(self.root)
         try:
             children = list(os.scandir(self.root))
         except FileNotFoundError:
@@ -269,8 +316,13 @@ class FeatureCache:
         """Yield (i, row) for each ``keys[i]`` found intact in the store."""
         dtype, header = _record_format(n_features)
         size = len(header) + dtype.itemsize
-        folder = os.path.join(self.root, namespace)
+        root = self.root
+        folder = os.path.join(root, namespace)
         for i, key in enumerate(keys):
+            row = _memory.get((root, namespace, key))
+            if row is not None and row.shape == (n_features,):
+                yield i, row
+                continue
             try:
                 with open(os.path.join(folder, key[:2], key + ".npy"), "rb") as fh:
                     data = fh.read(size + 1)
@@ -280,6 +332,7 @@ class FeatureCache:
             if row is None:
                 counters["corrupt"] += 1
                 continue
+            _memory.put((root, namespace, key), row)
             yield i, row
 
     def _store(self, namespace, keys, rows, describe=None):
@@ -287,7 +340,9 @@ class FeatureCache:
         dtype, header = _record_format(rows.shape[1])
         record = np.zeros((), dtype=dtype)
         written = 0
+        root = self.root
         for key, row in zip(keys, rows):
+            _memory.put((root, namespace, key), row)
             record["key"] = np.frombuffer(bytes.fromhex(key), dtype=np.uint8)
             record["row"] = row
             record["crc"] = zlib.crc32(record["row"].tobytes())

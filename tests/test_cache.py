@@ -165,7 +165,8 @@ def test_fitted_state_is_part_of_the_key(tmp_path):
     np.testing.assert_array_equal(again, out_a)
 
 
-def test_global_config_and_cache_false(tmp_path):
+def test_global_config_and_cache_false(tmp_path, monkeypatch):
+    monkeypatch.setattr("skmm._config._config", {"cache": None})  # whatever $SKMM_CACHE says
     cells = make_cells(6)
     with skmm.config_context(cache=str(tmp_path)):
         CountingExtractor().fit(cells).transform(cells)
@@ -303,6 +304,7 @@ def test_corrupted_entries_are_detected_and_recomputed(tmp_path):
     open(files[5], "wb").write(b"")  # empty
 
     COMPUTED.clear()
+    cache_module._memory.drop()  # as in a fresh process: read the disk
     before = cache_module.counters["corrupt"]
     out = clone(ext).fit(cells).transform(cells)
     np.testing.assert_array_equal(out, expected)
@@ -330,7 +332,7 @@ def test_feature_cache_is_a_cheap_value(tmp_path):
         FeatureCache(None)
 
 
-def test_max_bytes_evicts_the_oldest_and_clear_keeps_foreign_files(tmp_path):
+def test_max_bytes_evicts_the_oldest_and_clear_keeps_foreign_files(tmp_path, monkeypatch):
     cells = make_cells(10)
     big = FeatureCache(tmp_path)
     CountingExtractor(cache=big).fit(cells).transform(cells)
@@ -347,6 +349,11 @@ def test_max_bytes_evicts_the_oldest_and_clear_keeps_foreign_files(tmp_path):
     small.clear()
     assert small.stats()["entries"] == 0
     assert (tmp_path / "notes.txt").read_text() == "mine"
+
+    # the in-memory layer is bounded too
+    monkeypatch.setattr(cache_module, "MEMORY_BYTES", 3 * 12)
+    CountingExtractor(cache=big).fit(cells).transform(make_cells(10, seed=2))
+    assert 0 < cache_module._memory._nbytes <= 3 * 12
 
     # writing through a bounded cache keeps it near the bound
     bounded = FeatureCache(tmp_path, max_bytes=5 * size)
@@ -394,7 +401,7 @@ _WORKER = textwrap.dedent(
 
     rng = np.random.default_rng(0)
     cells = [rng.normal(size=50) for _ in range(120)]
-    out = Mean(cache=sys.argv[1]).fit(cells).transform(cells)
+    out = Mean(cache=sys.argv[1] or None).fit(cells).transform(cells)
     np.save(sys.argv[2], out)
     """
 )
@@ -405,11 +412,13 @@ def test_two_processes_filling_one_cache_agree(tmp_path):
     script.write_text(_WORKER)
     cache = tmp_path / "cache"
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
+    env.pop("SKMM_CACHE", None)
 
-    def start(i):
-        args = [sys.executable, str(script), str(cache), str(tmp_path / f"out{i}.npy"),
-                str(tmp_path / f"count{i}.txt")]
-        return subprocess.Popen(args, env=env, stderr=subprocess.PIPE)
+    def start(i, via_environment=False):
+        args = [sys.executable, str(script), "" if via_environment else str(cache),
+                str(tmp_path / f"out{i}.npy"), str(tmp_path / f"count{i}.txt")]
+        environ = dict(env, SKMM_CACHE=str(cache)) if via_environment else env
+        return subprocess.Popen(args, env=environ, stderr=subprocess.PIPE)
 
     procs = [start(0), start(1)]
     for proc in procs:
@@ -421,7 +430,7 @@ def test_two_processes_filling_one_cache_agree(tmp_path):
     np.testing.assert_allclose(first[:, 0], [c.mean() for c in cells], rtol=1e-5)
     assert FeatureCache(cache).stats()["entries"] == 120
 
-    third = start(2)
+    third = start(2, via_environment=True)  # SKMM_CACHE: the default cache of a process
     assert third.wait(timeout=120) == 0, third.stderr.read().decode()
     np.testing.assert_array_equal(np.load(tmp_path / "out2.npy"), first)
     assert not (tmp_path / "count2.txt").exists()  # every row read back, none recomputed

@@ -330,8 +330,12 @@ def test_module_standardises_from_present_rows_and_sizes_vocabulary():
     frame.loc[0, block_columns(frame, "audio")] = 1e6
     module = build(frame)
     audio = block_columns(frame, "audio")
-    values = frame.loc[1:, audio].to_numpy()
-    torch.testing.assert_close(module.shift_1, torch.tensor(values.mean(), dtype=torch.float32))
+    values = frame.loc[1:, audio].to_numpy().reshape(11, 6, 10)  # per band, present rows
+    expected = np.repeat(values.mean(axis=(0, 2)), 10).astype(np.float32)
+    torch.testing.assert_close(module.shift_1, torch.as_tensor(expected))
+    torch.testing.assert_close(module.scale_0, torch.tensor(frame.iloc[:, :64].to_numpy().std()).float().repeat(64))
+    meta = frame[["meta__a", "meta__b", "meta__c"]].to_numpy()
+    torch.testing.assert_close(module.shift_3, torch.as_tensor(meta.mean(0), dtype=torch.float32))
     assert module.branches[2].vocab_size == int(frame[block_columns(frame, "text")].to_numpy().max()) + 1
 
 

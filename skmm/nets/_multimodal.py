@@ -239,10 +239,10 @@ def resolve_branches(layout, branches=None):
 def block_statistics(layout, X):
     """Input statistics from the present training rows of each block.
 
-    Returns ``(stats, vocab_sizes)``: ``stats[i]`` is ``(shift, scale)`` float32 arrays
-    standardising block i (one value per column for feature blocks, one per block for
-    pixels and frames, None for token ids); ``vocab_sizes[i]`` is one more than the
-    largest token id of a token block (None for others).
+    Returns ``(stats, vocab_sizes)``: ``stats[i]`` is ``(shift, scale)``, float32 arrays
+    of the block's width that standardise block i (per column for feature blocks, per
+    channel for frames, over the whole block for pixels; None for token ids);
+    ``vocab_sizes[i]`` is one more than the largest token id of a token block.
     """
     X = np.asarray(X, dtype=np.float32)
     stats, vocab_sizes = [], []
@@ -255,15 +255,18 @@ def block_statistics(layout, X):
             vocab_sizes.append(int(max(2, (top if np.isfinite(top) else 1) + 1)))
             continue
         vocab_sizes.append(None)
-        axis = 0 if block.kind == "features" else None
+        # features: per column; frames: per channel (band); pixels: one for the block
+        groups = {"features": values.shape[1], "frames": block.shape[0], "pixels": 1}[block.kind]
+        grouped = values.reshape(values.shape[0], groups, -1).transpose(1, 0, 2).reshape(groups, -1)
         if values.shape[0] == 0:
-            shift = np.zeros(values.shape[1] if axis == 0 else (), np.float32)
-            scale = np.ones_like(shift)
+            shift, scale = np.zeros(groups), np.ones(groups)
         else:
-            shift = np.nan_to_num(np.nanmean(values, axis=axis))
-            scale = np.nan_to_num(np.nanstd(values, axis=axis), nan=1.0)
+            shift = np.nan_to_num(np.nanmean(grouped, axis=1))
+            scale = np.nan_to_num(np.nanstd(grouped, axis=1), nan=1.0)
         scale = np.where(scale > 1e-6, scale, 1.0)
-        stats.append((np.asarray(shift, np.float32), np.asarray(scale, np.float32)))
+        repeat = values.shape[1] // groups
+        stats.append((np.repeat(shift, repeat).astype(np.float32),
+                      np.repeat(scale, repeat).astype(np.float32)))
     return stats, vocab_sizes
 
 

@@ -162,6 +162,27 @@ def test_custom_module_gets_its_width_and_module_params():
     assert widths == [7, 5, 3]
 
 
+def test_skorch_parameters_pass_through():
+    from skorch.callbacks import Callback
+
+    class CountEpochs(Callback):
+        def initialize(self):
+            self.epochs_ = 0
+            return self
+
+        def on_epoch_end(self, net, **kwargs):
+            self.epochs_ += 1
+
+    X, y = blobs()
+    counter = CountEpochs()
+    net = FusionNetClassifier(max_epochs=3, optimizer__weight_decay=0.5,
+                              callbacks=[("count", counter)], **FAST).fit(X, y)
+    assert net.optimizer_.param_groups[0]["weight_decay"] == 0.5
+    assert dict(net.callbacks_)["count"].epochs_ == 3
+    net.set_params(lr=0.5)  # a virtual parameter of the initialised optimizer
+    assert net.optimizer_.param_groups[0]["lr"] == 0.5 and net.lr == 0.5
+
+
 def test_build_module_is_the_one_place_to_override():
     class Custom(FusionNetClassifier):
         def _build_module(self, n_features, n_outputs, X=None):

@@ -313,8 +313,18 @@ class _FusionNet:
         device = torch.device(self.device_)
         return torch.autocast(device.type, dtype=dtype, enabled=dtype is not None)
 
+    def _set_training(self, training=True):
+        # skorch switches every module's mode before every batch; switching (a walk over
+        # all submodules) only when the mode changes saves that walk on most batches.
+        modules = [getattr(self, name + "_") for name in self._modules + self._criteria]
+        if any(isinstance(m, torch.nn.Module) and m.training != training for m in modules):
+            super()._set_training(training)
+
     def infer(self, x, **fit_params):
-        x = to_tensor(x, device=self.device_)
+        if isinstance(x, torch.Tensor):
+            x = x.to(self.device_, non_blocking=True)
+        else:
+            x = to_tensor(x, device=self.device_)
         if getattr(self, "amp_dtype_", None) is None:
             if isinstance(x, Mapping):
                 return self.module_(**self._merge_x_and_fit_params(x, fit_params))
@@ -327,7 +337,10 @@ class _FusionNet:
         return _to_float32(out)
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
-        y_true = to_tensor(y_true, device=self.device_)
+        if isinstance(y_true, torch.Tensor):
+            y_true = y_true.to(self.device_, non_blocking=True)
+        else:
+            y_true = to_tensor(y_true, device=self.device_)
         if isinstance(self.criterion_, torch.nn.NLLLoss):
             y_pred = torch.log(y_pred + torch.finfo(y_pred.dtype).eps)
         return self.criterion_(y_pred, y_true)

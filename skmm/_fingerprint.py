@@ -121,14 +121,14 @@ def _feed_file(h, path, found, hash_files):
 def _feed(h, cell, hash_files, depth=0):
     """Feed the cell's content into ``h``; return False when it cannot be keyed."""
     if isinstance(cell, np.ndarray):
-        if cell.dtype.hasobject:
+        dtype = cell.dtype
+        if dtype.hasobject:
             return False
-        dtype = (cell.dtype.str if cell.dtype.fields is None else repr(cell.dtype.descr)).encode()
-        shape = repr(cell.shape).encode()
-        data = np.ascontiguousarray(cell)
-        _tag(h, b"A", len(dtype) + len(shape))
-        h.update(dtype + shape)
-        h.update(data.view(np.uint8).reshape(-1) if data.size else b"")
+        head = f"{dtype.str if dtype.fields is None else dtype.descr}{cell.shape}".encode()
+        h.update(b"A" + len(head).to_bytes(8, "little") + head)
+        if cell.size:
+            data = cell if cell.flags.c_contiguous else np.ascontiguousarray(cell)
+            h.update(data.reshape(-1).view(np.uint8))
         return True
     if isinstance(cell, (bytes, bytearray, memoryview)):
         _tag(h, b"B", len(cell))

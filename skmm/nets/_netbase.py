@@ -1,0 +1,408 @@
+"""What FusionNetClassifier and FusionNetRegressor share on top of skorch.
+
+:class:`FusionNetBase` is a mixin placed before skorch's net class. It
+
+* validates X and y once (:mod:`._inputs`) and casts X to float32;
+* builds the module in one overridable place, :meth:`FusionNetBase._build_module`;
+* places modules and batches on ``device_`` (``device="auto"`` resolved at fit), never
+  changing the ``device`` parameter that skorch otherwise reads;
+* batches by slicing whole tensors (:mod:`._training`), with a seeded permutation per epoch;
+* seeds module initialisation and dropout from ``random_state`` without touching the
+  caller's global torch generator;
+* keeps ``__init__`` free of fitted state and ``get_params`` comparable across clones, as
+  scikit-learn's checks require.
+"""
+
+import inspect
+import numbers
+import types
+from collections.abc import Mapping
+
+import numpy as np
+import torch
+from skorch import NeuralNet
+from skorch.callbacks import EarlyStopping, PrintLog
+from skorch.dataset import Dataset as SkorchDataset
+from skorch.dataset import ValidSplit
+from skorch.utils import get_map_location, is_dataset, to_numpy, to_tensor
+from torch.utils.data import DataLoader, Subset
+
+from .._base import resolve_device, resolve_precision
+from ..exceptions import InvalidInputError
+from ._inputs import check_finite, validate_X
+from ._mlp import MLP, check_dropout, check_hidden_sizes
+from ._training import ArrayDataset, SliceLoader, draw_seed, seeded
+
+#: Fraction of the training rows held out when ``early_stopping`` needs a validation split.
+_EARLY_STOPPING_FRACTION = 0.2
+#: DataLoader arguments the slicing iterator honours; others fall back to a real DataLoader.
+_SLICE_LOADER_ARGS = {"batch_size", "shuffle", "drop_last"}
+#: skorch sets these in ``__init__``; here they start as class defaults (the sklearn contract:
+#: ``__init__`` stores parameters only) and become instance attributes at initialisation.
+_SKORCH_STATE = ("history_", "initialized_", "virtual_params_")
+_PRECISIONS = ("auto", "float32", "bfloat16", "float16")
+
+
+class FusionNetBase:
+    """What the classifier and the regressor share (a mixin placed before the skorch net)."""
+
+    #: Fusion of the input blocks the default module implements.
+    _FUSIONS = ("concat",)
+
+    initialized_ = False
+    history_ = None
+    virtual_params_ = types.MappingProxyType({})
+
+    def _store_params(self, **params):
+        """Store the parameters a subclass adds to skorch's (call it last in ``__init__``)."""
+        for name, value in params.items():
+            setattr(self, name, value)
+        for name in _SKORCH_STATE:
+            if vars(self).get(name) is getattr(type(self), name) or (
+                name == "virtual_params_" and vars(self).get(name) == {}
+            ):
+                vars(self).pop(name, None)
+
+    def __setattr__(self, name, attr):
+        if "_params_to_validate" not in vars(self):
+            # Still inside skorch's __init__: skorch's own first-initialisation path (a plain
+            # setattr), which its check ``hasattr(self, "initialized_")`` would miss here
+            # because ``initialized_`` is a class default.
+            object.__setattr__(self, name, attr)
+            return
+        super().__setattr__(name, attr)
+
+    def set_params(self, **params):
+        """Set parameters (skorch's ``set_params``; see ``get_params`` for the names)."""
+        if "callbacks" in params and not self.initialized_ and not any(
+            key.startswith("callbacks__") for key in params
+        ):
+            # skorch initialises the callbacks as soon as the list is replaced; an unfitted
+            # net only stores it, so that a bad value is reported by fit (sklearn's contract).
+            callbacks = params.pop("callbacks")
+            super().set_params(**params)
+            self.callbacks = callbacks
+            return self
+        return super().set_params(**params)
+
+    def _get_param_names(self):
+        return [k for k in super()._get_param_names() if not k.startswith("_")]
+
+    # ---- parameters ----------------------------------------------------------------
+    def _check_params(self):
+        """Validate the parameters (called by fit); raise InvalidInputError with a fix."""
+        check_hidden_sizes(self.hidden_sizes)
+        check_dropout(self.dropout)
+        if self.fusion not in self._FUSIONS:
+            raise InvalidInputError(
+                f"fusion must be one of {self._FUSIONS}, got {self.fusion!r}."
+            )
+        es = self.early_stopping
+        if es is not None and (isinstance(es, bool) or not isinstance(es, numbers.Integral)
+                               or es < 1):
+            raise InvalidInputError(
+                f"early_stopping must be None or a positive integer (the patience in epochs), "
+                f"got {es!r}."
+            )
+        if not isinstance(self.batch_size, numbers.Integral) or not (
+            self.batch_size >= 1 or self.batch_size == -1
+        ):
+            raise InvalidInputError(
+                f"batch_size must be a positive integer (or -1 for the whole data), "
+                f"got {self.batch_size!r}."
+            )
+        if self.precision not in _PRECISIONS:
+            raise InvalidInputError(
+                f"precision must be one of {_PRECISIONS}, got {self.precision!r}."
+            )
+
+    # ---- the module: built in one overridable place ------------------------------------
+    def _build_module(self, n_features, n_outputs, X=None):
+        """Return the torch module to train.
+
+        Parameters
+        ----------
+        n_features : int
+            Width of the input rows (``n_features_in_``).
+        n_outputs : int
+            Number of classes, or of regression targets.
+        X : ndarray of float32 (n_samples, n_features), optional
+            The training input when the module is built by ``fit`` (None when skorch
+            re-initialises it outside fit, e.g. after ``set_params(module__...)``); its
+            column names are in ``feature_names_in_`` when it was a DataFrame.
+
+        The default is an :class:`MLP` from ``hidden_sizes`` and ``dropout``. A ``module``
+        class is called with the ``module__...`` parameters, plus ``n_features`` and
+        ``n_outputs`` when its signature takes them and they are not given.
+        """
+        kwargs = self.get_params_for("module")
+        if self.module is None:
+            kwargs = {"hidden_sizes": self.hidden_sizes, "dropout": self.dropout, **kwargs}
+            return MLP(n_features, n_outputs, **kwargs)
+        if not isinstance(self.module, torch.nn.Module):
+            try:
+                accepted = inspect.signature(self.module).parameters
+            except (TypeError, ValueError):
+                accepted = {}
+            for name, value in (("n_features", n_features), ("n_outputs", n_outputs)):
+                if name in accepted and name not in kwargs:
+                    kwargs[name] = value
+        return self.initialized_instance(self.module, kwargs)
+
+    def initialize_module(self):
+        if not hasattr(self, "n_features_in_"):
+            raise InvalidInputError(
+                f"{type(self).__name__} learns its input width from the data: call "
+                "fit(X, y) rather than initialize() first."
+            )
+        self.module_ = self._build_module(
+            self.n_features_in_, self.n_outputs_, vars(self).get("_fit_X")
+        )
+        return self
+
+    def _initialize_module(self, reason=None):
+        return self._initialize_components("module", "_modules", self.initialize_module, reason)
+
+    def _initialize_criterion(self, reason=None):
+        return self._initialize_components(
+            "criterion", "_criteria", self.initialize_criterion, reason
+        )
+
+    def _initialize_components(self, kind, registry, initialize, reason):
+        # skorch's _initialize_module/_initialize_criterion, except that the components go to
+        # the resolved ``device_``: the ``device`` parameter may be "auto" and stays as given.
+        with self._current_init_context(kind):
+            if self.initialized_ and self.verbose:
+                kwargs = {}
+                for name in getattr(self, registry):
+                    kwargs.update(self.get_params_for(name))
+                has_init = any(isinstance(getattr(self, n + "_", None), torch.nn.Module)
+                               for n in getattr(self, registry))
+                if reason or kwargs or has_init:
+                    print(reason or self._format_reinit_msg(kind, kwargs))
+            initialize()
+            for name in getattr(self, registry):
+                component = getattr(self, name + "_")
+                if isinstance(component, torch.nn.Module):
+                    component = component.to(self.device_)
+                    setattr(self, name + "_", self.torch_compile(component, name=name))
+        return self
+
+    # ---- fitting -------------------------------------------------------------------------
+    def _prepare_fit(self, X, y, reset, classes=None):
+        """Validate X and y and return an :class:`ArrayDataset` on ``device_``."""
+        self._check_params()
+        X, y = validate_X(self, X, y, reset=reset, y_kwargs=self._y_validation)
+        y = self._encode_targets(y, reset, classes)
+        if reset:
+            self.device_ = resolve_device(self.device)
+            self.amp_dtype_ = resolve_precision(self.precision, self.device_)
+            self.seed_ = draw_seed(self.random_state)
+        return ArrayDataset(X, y, device=self.device_)
+
+    def _train(self, data, initialize, **fit_params):
+        # A fresh fit always starts from seed_; a continued one from where its history is.
+        seed = self.seed_ if initialize else self.seed_ + len(self.history)
+        with seeded(seed, self.device_):
+            if initialize:
+                vars(self)["_fit_X"] = data.X
+                try:
+                    self.initialize()
+                finally:
+                    vars(self).pop("_fit_X", None)
+            NeuralNet.partial_fit(self, data, data.y, **fit_params)
+        return self
+
+    def fit(self, X, y, **fit_params):
+        """Validate X and y, build the module for their shape and train it.
+
+        Parameters
+        ----------
+        X : array-like or DataFrame of numbers, shape (n_samples, n_features)
+            Cast to float32 once. Non-numeric columns, NaN and inf are refused.
+        y : array-like, shape (n_samples,) (or (n_samples, n_targets) for regression)
+        **fit_params
+            Passed to the module's ``forward`` (skorch's convention).
+
+        Returns
+        -------
+        self
+        """
+        fresh = not (self.warm_start and self.initialized_)
+        data = self._prepare_fit(X, y, reset=fresh)
+        return self._train(data, initialize=fresh, **fit_params)
+
+    def partial_fit(self, X, y=None, classes=None, **fit_params):
+        """Train for ``max_epochs`` more epochs without re-initialising the module.
+
+        The first call validates and builds as :meth:`fit` does; ``classes`` (all the
+        labels, for a classifier) is needed there when one batch may not show them all.
+        """
+        fresh = not self.initialized_
+        data = self._prepare_fit(X, y, reset=fresh, classes=classes)
+        return self._train(data, initialize=fresh, **fit_params)
+
+    def check_data(self, X, y=None):
+        # X and y were validated (and the labels encoded) by _prepare_fit.
+        pass
+
+    def get_split_datasets(self, X, y=None, **fit_params):
+        dataset = self.get_dataset(X, y)
+        split = self.train_split
+        if not split and self.early_stopping is not None:
+            split = ValidSplit(_EARLY_STOPPING_FRACTION, stratified=self._stratify,
+                               random_state=self.seed_)
+        if not split:
+            return dataset, None
+        return split(dataset, y, **fit_params) if y is not None else split(dataset, **fit_params)
+
+    @property
+    def _default_callbacks(self):
+        callbacks = [
+            (name, QuietPrintLog()) if name == "print_log" else (name, callback)
+            for name, callback in super()._default_callbacks
+        ]
+        if self.early_stopping is not None:
+            callbacks.append(("early_stopping", EarlyStopping(
+                patience=self.early_stopping, load_best=True,
+            )))
+        return callbacks
+
+    def _get_params_callbacks(self, deep=True):
+        # skorch lists each callback instance (built afresh per call for the default ones),
+        # so that get_params() of two clones never compared equal; keep their parameters.
+        params = super()._get_params_callbacks(deep=deep)
+        return {key: value for key, value in params.items() if key.count("__") > 1}
+
+    # ---- batches -------------------------------------------------------------------------
+    def get_dataset(self, X, y=None):
+        if is_dataset(X):
+            return X
+        if self.dataset is not SkorchDataset:
+            return super().get_dataset(X, y)
+        return ArrayDataset(self._validate_predict_X(X))
+
+    def get_iterator(self, dataset, training=False):
+        base, indices = dataset, None
+        if isinstance(dataset, Subset):
+            base, indices = dataset.dataset, dataset.indices
+        prefix = "iterator_train" if training else "iterator_valid"
+        kwargs = self.get_params_for(prefix)
+        if (not isinstance(base, ArrayDataset) or getattr(self, prefix) is not DataLoader
+                or set(kwargs) - _SLICE_LOADER_ARGS):
+            return super().get_iterator(dataset, training=training)
+        batch_size = kwargs.get("batch_size", self.batch_size)
+        X_t, y_t = base.tensors(indices)
+        if batch_size == -1:
+            batch_size = max(1, len(X_t))
+        seed = None
+        if hasattr(self, "seed_"):
+            seed = self.seed_ + len(self.history or ())
+        return SliceLoader(X_t, y_t, batch_size, shuffle=kwargs.get("shuffle", training),
+                           drop_last=kwargs.get("drop_last", False), seed=seed)
+
+    def _autocast(self):
+        dtype = getattr(self, "amp_dtype_", None)
+        device = torch.device(self.device_)
+        return torch.autocast(device.type, dtype=dtype, enabled=dtype is not None)
+
+    def _set_training(self, training=True):
+        # skorch switches every module's mode before every batch; switching (a walk over
+        # all submodules) only when the mode changes saves that walk on most batches.
+        modules = [getattr(self, name + "_") for name in self._modules + self._criteria]
+        if any(isinstance(m, torch.nn.Module) and m.training != training for m in modules):
+            super()._set_training(training)
+
+    def infer(self, x, **fit_params):
+        if isinstance(x, torch.Tensor):
+            x = x.to(self.device_, non_blocking=True)
+        else:
+            x = to_tensor(x, device=self.device_)
+        if getattr(self, "amp_dtype_", None) is None:
+            if isinstance(x, Mapping):
+                return self.module_(**self._merge_x_and_fit_params(x, fit_params))
+            return self.module_(x, **fit_params)
+        with self._autocast():
+            if isinstance(x, Mapping):
+                out = self.module_(**self._merge_x_and_fit_params(x, fit_params))
+            else:
+                out = self.module_(x, **fit_params)
+        return _to_float32(out)
+
+    def get_loss(self, y_pred, y_true, X=None, training=False):
+        if isinstance(y_true, torch.Tensor):
+            y_true = y_true.to(self.device_, non_blocking=True)
+        else:
+            y_true = to_tensor(y_true, device=self.device_)
+        if isinstance(self.criterion_, torch.nn.NLLLoss):
+            y_pred = torch.log(y_pred + torch.finfo(y_pred.dtype).eps)
+        return self.criterion_(y_pred, y_true)
+
+    # ---- prediction ----------------------------------------------------------------------
+    def _validate_predict_X(self, X):
+        self.check_is_fitted()
+        return validate_X(self, X, reset=False)
+
+    def _check_finite(self, X):
+        """Refuse NaN/inf in X (a hook: a module that masks missing blocks may relax it)."""
+        check_finite(X, getattr(self, "feature_names_in_", None))
+
+    def _forward_numpy(self, X):
+        """The first output of the module on X, after the predict nonlinearity, as numpy."""
+        nonlin = self._get_predict_nonlinearity()
+        outputs = []
+        for yp in self.forward_iter(X, training=False, device="cpu"):
+            yp = yp[0] if isinstance(yp, tuple) else yp
+            outputs.append(to_numpy(nonlin(yp)))
+        return np.concatenate(outputs, 0)
+
+    # ---- persistence ---------------------------------------------------------------------
+    def __setstate__(self, state):
+        # skorch maps the saved tensors to ``state["device"]``, falling back to the CPU when
+        # CUDA is absent; here the tensors live on ``device_`` (the parameter may be "auto").
+        state = dict(state)
+        param = state.get("device")
+        state["device"] = state.get("device_", "cpu")
+        super().__setstate__(state)
+        if "device_" in state:
+            self.device_ = str(vars(self)["device"])
+            self.amp_dtype_ = resolve_precision(self.precision, self.device_)
+        vars(self)["device"] = param
+
+    def load_params(self, *args, **kwargs):
+        """skorch's ``load_params``, mapping the saved tensors to ``device_``.
+
+        A net trained on CUDA loads on a CPU-only machine: the tensors go to the CPU and
+        ``device_`` says so (the ``device`` parameter is left as given).
+        """
+        param = self.device
+        target = getattr(self, "device_", None) or resolve_device(param)
+        self.device_ = str(get_map_location(target))
+        # skorch's load_params reads (and may rewrite) self.device; show it device_ and put
+        # the parameter back afterwards.
+        vars(self)["device"] = self.device_
+        try:
+            return super().load_params(*args, **kwargs)
+        finally:
+            vars(self)["device"] = param
+
+
+class QuietPrintLog(PrintLog):
+    """skorch's PrintLog, which formats its table only when the net is verbose."""
+
+    def on_epoch_end(self, net, **kwargs):
+        if net.verbose:
+            super().on_epoch_end(net, **kwargs)
+
+
+def code_accuracy(net, X, y):
+    """Accuracy of ``net`` on X against class codes y (positions in ``classes_``)."""
+    return float(np.mean(net.predict_proba(X).argmax(axis=1) == np.asarray(y)))
+
+
+def _to_float32(out):
+    if isinstance(out, torch.Tensor):
+        return out.float() if out.is_floating_point() else out
+    if isinstance(out, tuple):
+        return tuple(_to_float32(o) for o in out)
+    return out

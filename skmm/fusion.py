@@ -162,7 +162,7 @@ def make_late_fusion(mapping, final_estimator=None, cv=5, *, task="auto", stack_
     --------
     >>> from sklearn.linear_model import LogisticRegression
     >>> from sklearn.pipeline import make_pipeline
-    >>> from skmm import ImageColorHistogram, ImagePixels, make_late_fusion
+    >>> from skmm import ImagePixels, make_late_fusion
     >>> from skmm.datasets import make_multimodal_classification
     >>> X, y = make_multimodal_classification(n_samples=60, modalities=("image",),
     ...                                       random_state=0, return_X_y=True)

@@ -23,6 +23,7 @@ for the static features), indices are zero-padded to a fixed width.
 """
 
 import numbers
+import warnings
 
 import numpy as np
 
@@ -36,8 +37,10 @@ from ._audio_features import (
     pool,
     power_mel,
     power_to_db,
+    single_torch_thread,
+    split_by_samples,
 )
-from ._base import BaseExtractor, resolve_device
+from ._base import BaseExtractor, effective_threads, resolve_device
 from ._io import CellError, decode_audio
 from .exceptions import InvalidInputError
 
@@ -169,17 +172,19 @@ class _SpectralAudioExtractor(BaseExtractor):
         win_length = self.n_fft if self.win_length is None else self.win_length
         window = librosa.filters.get_window("hann", win_length, fftbins=True)
         self.window_ = librosa.util.pad_center(window, size=self.n_fft).astype(np.float64)
-        mel = librosa.filters.mel(
-            sr=self.sr, n_fft=self.n_fft, n_mels=self.n_mels, fmin=self.fmin, fmax=self.fmax,
-            htk=bool(self.htk),
-        )
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # empty filters: raised below instead
+            mel = librosa.filters.mel(
+                sr=self.sr, n_fft=self.n_fft, n_mels=self.n_mels, fmin=self.fmin,
+                fmax=self.fmax, htk=bool(self.htk),
+            )
         empty = np.flatnonzero(mel.max(axis=1) <= 0)
         if empty.size:
             raise InvalidInputError(
                 f"{len(empty)} of the n_mels={self.n_mels} mel bands (e.g. band {empty[0]}) hold no "
                 f"FFT bin with n_fft={self.n_fft} at sr={self.sr}; lower n_mels or raise n_fft."
             )
-        self.mel_basis_ = mel.astype(np.float64)
+        self.mel_basis_ = mel
 
     # ---- names ---------------------------------------------------------------------
     def _feature_names(self):
@@ -210,13 +215,24 @@ class _SpectralAudioExtractor(BaseExtractor):
         return db
 
     def _extract_batch(self, decoded):
+        n_threads = effective_threads(self.n_jobs) if self.device_ == "cpu" else 1
+        parts = split_by_samples([len(y) for y in decoded], n_threads)
+        if len(parts) == 1:
+            return self._extract_rows(decoded)
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=len(parts)) as pool_:
+            blocks = list(pool_.map(lambda part: self._extract_rows([decoded[i] for i in part]), parts))
+        return np.vstack(blocks)
+
+    def _extract_rows(self, decoded):
         import torch
 
         layout = FrameLayout([len(y) for y in decoded], self.n_fft, self.hop_length)
         device = self.device_
-        dtype = torch.float64 if device == "cpu" or device.startswith("cuda") else torch.float32
-        with torch.no_grad():
-            mel = power_mel(decoded, layout, self.window_, self.mel_basis_, self.hop_length, device, dtype)
+        fft_dtype = torch.float32 if device.startswith("mps") else torch.float64
+        with torch.no_grad(), single_torch_thread(device):
+            mel = power_mel(decoded, layout, self.window_, self.mel_basis_, self.hop_length, device, fft_dtype)
             db, silence = power_to_db(mel, layout, self.top_db)
             static = self._bands_from_db(db)
             channels = [static]
@@ -269,7 +285,8 @@ _SHARED_PARAMS_DOC = """sr : int, default=16000
         ``duration`` (one of the two is needed).
     device : str, default="cpu"
         Torch device of the spectrogram ("cpu", "cuda", "cuda:1", "mps" or "auto").
-        CPU and CUDA compute in float64, MPS in float32.
+        The FFT runs in float64 (as librosa's does) except on MPS (float32); the
+        rest in float32.
     batch_size : int, default=256
         Clips decoded and transformed together.
     n_jobs : int or None, default=None
@@ -505,7 +522,8 @@ class AudioMFCC(_SpectralAudioExtractor):
             )
         if not _is_number(self.lifter) or self.lifter < 0:
             raise InvalidInputError(f"lifter must be a number >= 0 (0: none), got {self.lifter!r}.")
-        self.dct_ = dct_matrix(self.n_mels, self.n_mfcc) * lifter_weights(self.n_mfcc, self.lifter)[:, None]
+        dct = dct_matrix(self.n_mels, self.n_mfcc) * lifter_weights(self.n_mfcc, self.lifter)[:, None]
+        self.dct_ = dct.astype(np.float32)
 
     def _bands_from_db(self, db):
         import torch

@@ -303,7 +303,7 @@ class ImageEmbedder(_ImageExtractor):
         ``ImageEmbedder().fit(X).model_.trunk``, for torchvision names that of the
         whole model (``torchvision.models.get_model(name).state_dict()``). None means
         the seeded initialisation (simple-cnn) or torchvision's pretrained default
-        (downloaded by torchvision into its cache). Ignored for a module.
+        (downloaded by torchvision into its cache). Must be None for a module.
     size : int, (height, width) or None, default=None
         Images are resized to this size. None: 32x32 for simple-cnn, 224x224 otherwise.
     mode : {"RGB", "L"}, default="RGB"
@@ -397,6 +397,12 @@ class ImageEmbedder(_ImageExtractor):
                 "backbone must be 'simple-cnn', a torchvision model name (e.g. 'resnet18') "
                 f"or a torch.nn.Module, got {type(self.backbone).__name__}."
             )
+        if self.weights is not None and not isinstance(self.backbone, str):
+            raise InvalidInputError(
+                "weights applies to named backbones; with an nn.Module backbone, load the "
+                "state dict into the module yourself (module.load_state_dict(...)) and keep "
+                "weights=None."
+            )
         # BaseExtractor.fit calls this once the common parameters are valid and before
         # reading the column: the model is loaded last, when nothing else can fail.
         self._load_model(fitting=True)
@@ -425,7 +431,13 @@ class ImageEmbedder(_ImageExtractor):
             self.size_ = _check_size(self.size, allow_none=True) or default
             self.weights_fingerprint_ = fingerprint
             probe = np.zeros((1, *self.size_, channels), dtype=np.uint8)
-            self.embedding_dim_ = int(_backbones.embed(model, probe, device, dtype).shape[1])
+            try:
+                self.embedding_dim_ = int(_backbones.embed(model, probe, device, dtype).shape[1])
+            except RuntimeError as exc:
+                raise InvalidInputError(
+                    f"the backbone fails on a batch of shape (1, {channels}, {self.size_[0]}, "
+                    f"{self.size_[1]}) ({exc}); choose a size and mode it accepts."
+                ) from exc
         self.device_ = device
         self.precision_ = str(dtype).replace("torch.", "") if dtype is not None else "float32"
         self._autocast_dtype = dtype

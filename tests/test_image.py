@@ -350,7 +350,9 @@ def test_parameters_are_checked_in_fit():
         (ImageEmbedder(pooling="median", device="cpu"), "pooling"),
         (ImageEmbedder(precision="int8", device="cpu"), "precision"),
         (ImageEmbedder(backbone=3, device="cpu"), "backbone"),
+        (ImageEmbedder(backbone=nn.Identity(), weights="w.pt", device="cpu"), "weights applies"),
         (ImageEmbedder(device="tpu"), "device"),
+        (ImageEmbedder(backbone=nn.Linear(5, 2), size=4, device="cpu"), r"\(1, 3, 4, 4\)"),
     ]:
         with pytest.raises(InvalidInputError, match=match):
             ext.fit(one)

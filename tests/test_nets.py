@@ -142,6 +142,17 @@ def test_other_dataloader_arguments_fall_back_to_a_dataloader():
     assert net.predict(X).shape == (len(X),)
 
 
+def test_a_custom_dataset_class_still_works():
+    from skorch.dataset import Dataset
+
+    class Rows(Dataset):
+        pass
+
+    X, y = blobs()
+    net = FusionNetClassifier(max_epochs=10, dataset=Rows, **FAST).fit(X, y)
+    assert (net.predict(X) == y).mean() > 0.9
+
+
 class Linear(torch.nn.Module):
     def __init__(self, n_features, n_outputs, scale=1.0):
         super().__init__()

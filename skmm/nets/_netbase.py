@@ -210,7 +210,9 @@ class FusionNetBase:
                     self.initialize()
                 finally:
                     vars(self).pop("_fit_X", None)
-            NeuralNet.partial_fit(self, data, data.y, **fit_params)
+            # A custom ``dataset`` class gets the validated arrays, as skorch would give it.
+            X = data if self.dataset is SkorchDataset else data.X
+            NeuralNet.partial_fit(self, X, data.y, **fit_params)
         return self
 
     def fit(self, X, y, **fit_params):
@@ -278,9 +280,10 @@ class FusionNetBase:
     def get_dataset(self, X, y=None):
         if is_dataset(X):
             return X
+        X = self._validate_predict_X(X)
         if self.dataset is not SkorchDataset:
             return super().get_dataset(X, y)
-        return ArrayDataset(self._validate_predict_X(X))
+        return ArrayDataset(X)
 
     def get_iterator(self, dataset, training=False):
         base, indices = dataset, None

@@ -28,17 +28,21 @@ How it works
   serves both.
 * Missing cells (fill rows) and bad cells (decoding errors) are never stored.
   Within one transform call identical cells are extracted once.
-* Each row is one small ``.npy`` file ``<path>/<namespace>/<k[:2]>/<k>.npy`` holding a
-  record (key, CRC-32, float32 row). Writes go to a temporary file then
-  ``os.replace``, so concurrent readers and writers (threads, processes, machines
-  on a shared file system) never see half a row. Reads check size, header, key and
-  checksum: a truncated, corrupted or wrong-shaped entry is recomputed, never
-  returned. Nothing is ever unpickled (a file that ``np.load(allow_pickle=False)``
-  reads). ``max_bytes`` bounds the size (the oldest entries are evicted, checked
-  after every tenth of ``max_bytes`` written); ``clear()`` empties it.
-* Each process also keeps the most recently used rows in memory (``MEMORY_BYTES``,
-  64 MiB, over all caches), so the folds and candidates after the first do not even
-  read the disk. Peak memory of a transform stays the output matrix plus a constant.
+* Rows are stored in *packs* (see :mod:`skmm._packs`): each extraction batch writes
+  one ``.npy`` file ``<path>/<namespace>/<time>-<pid>-<n>.npy`` of records (key,
+  CRC-32, float32 row), to a temporary file then ``os.replace``, so concurrent
+  readers and writers (threads, processes, machines on a shared file system) never
+  see half a pack, and a search writes a few files per extractor rather than one
+  per sample. Reads memory-map the pack and check dtype, key and checksum of every
+  row: a truncated, corrupted or wrong-shaped pack or row is recomputed, never
+  returned. Nothing is ever unpickled (``np.load(allow_pickle=False)``).
+  ``max_bytes`` bounds the size (the oldest packs are evicted, checked after every
+  tenth of ``max_bytes`` written); ``clear()`` empties it.
+* Each process keeps an index of the packs it has seen (about 100 bytes per stored
+  row) and the most recently used rows in memory (``skmm._packs.MEMORY_BYTES``,
+  64 MiB over all caches), so the folds and candidates after the first do not
+  even read the disk. Peak memory of a transform stays the output matrix plus
+  these bounded structures.
 * A subclass of :class:`~skmm._base.BaseExtractor` controls caching with class
   attributes: ``_cache_enabled = False`` (outputs are not a pure function of the
   cell), ``_cache_version`` (bump when the computation changes), and the method
@@ -79,91 +83,21 @@ fit reads it; because ``device`` is not part of the key, all GPUs and CPUs share
 one cache.
 """
 
-import collections
-import functools
-import io
 import json
 import os
 import shutil
 import threading
-import time
-import uuid
 import warnings
-import zlib
 
 import numpy as np
 
+from . import _packs
 from ._fingerprint import cell_key, check_hash_files, extractor_fingerprint
 from .exceptions import InvalidInputError
 
-#: Rows each process keeps in memory (most recently used first), over every cache.
-MEMORY_BYTES = 64 * 2**20
-_TMP_SUFFIX = ".tmp"
-_STALE_TMP_S = 3600
 _lock = threading.Lock()
 _written = {}  # cache root -> bytes written by this process since its last eviction check
 _warned = set()
-#: Counters of this process (for tests and diagnostics): corrupt entries seen.
-counters = {"corrupt": 0}
-
-
-class _MemoryLayer:
-    """Process-wide LRU of recently used rows, keyed by (root, namespace, key).
-
-    Keys are content addresses, so a remembered row is always right; the layer only
-    saves the disk reads of the folds and candidates after the first.
-    """
-
-    def __init__(self):
-        self._rows = collections.OrderedDict()
-        self._nbytes = 0
-        self._lock = threading.Lock()
-
-    def get_many(self, root, namespace, keys):
-        """The remembered row of each key, or None."""
-        rows = self._rows
-        found = []
-        with self._lock:
-            for key in keys:
-                row = rows.get((root, namespace, key))
-                if row is not None:
-                    rows.move_to_end((root, namespace, key))
-                found.append(row)
-        return found
-
-    def put(self, key, row):
-        if row.nbytes > MEMORY_BYTES:
-            return
-        row = np.array(row, dtype=np.float32)
-        row.flags.writeable = False
-        with self._lock:
-            old = self._rows.pop(key, None)
-            self._nbytes += row.nbytes - (0 if old is None else old.nbytes)
-            self._rows[key] = row
-            while self._nbytes > MEMORY_BYTES:
-                _, dropped = self._rows.popitem(last=False)
-                self._nbytes -= dropped.nbytes
-
-    def drop(self, root=None):
-        with self._lock:
-            for key in [k for k in self._rows if root is None or k[0] == root]:
-                self._nbytes -= self._rows.pop(key).nbytes
-
-
-_memory = _MemoryLayer()
-
-
-@functools.lru_cache(maxsize=64)
-def _record_format(n_features):
-    """(record dtype, the exact .npy header np.save writes for one such record)."""
-    dtype = np.dtype([("key", "u1", (16,)), ("crc", "<u4"), ("row", "<f4", (n_features,))])
-    buf = io.BytesIO()
-    np.save(buf, np.zeros((), dtype=dtype), allow_pickle=False)
-    return dtype, buf.getvalue()[: -dtype.itemsize]
-
-
-def _is_namespace(name):
-    return len(name) == 32 and all(c in "0123456789abcdef" for c in name)
 
 
 def _warn_once(what, message):
@@ -202,7 +136,7 @@ class FeatureCache:
     >>> cache                                              # doctest: +ELLIPSIS
     FeatureCache('...', max_bytes=100000000)
     >>> cache.stats()
-    {'entries': 0, 'bytes': 0}
+    {'entries': 0, 'files': 0, 'bytes': 0}
     """
 
     def __init__(self, path, max_bytes=None, hash_files="stat"):
@@ -245,173 +179,80 @@ class FeatureCache:
         return os.path.abspath(os.path.expanduser(os.fspath(self.path)))
 
     # ---- public maintenance ---------------------------------------------------------
-    def _entries(self):
-        """(mtime_ns, size, path) of every stored entry; tolerates concurrent deletion."""
-        found = []
-        try:
-            namespaces = [e for e in os.scandir(self.root) if e.is_dir() and _is_namespace(e.name)]
-        except FileNotFoundError:
-            return found
-        now = time.time()
-        for ns in namespaces:
-            try:
-                shards = [e for e in os.scandir(ns.path) if e.is_dir()]
-            except FileNotFoundError:
-                continue
-            for shard in shards:
-                try:
-                    files = list(os.scandir(shard.path))
-                except FileNotFoundError:
-                    continue
-                for entry in files:
-                    try:
-                        st = entry.stat()
-                    except FileNotFoundError:
-                        continue
-                    if entry.name.endswith(".npy"):
-                        found.append((st.st_mtime_ns, st.st_size, entry.path))
-                    elif entry.name.endswith(_TMP_SUFFIX) and now - st.st_mtime > _STALE_TMP_S:
-                        _remove(entry.path)  # left by a killed writer
-        return found
-
     def stats(self):
-        """Number of stored rows and their total size in bytes."""
-        entries = self._entries()
-        return {"entries": len(entries), "bytes": sum(e[1] for e in entries)}
+        """Rows stored (a row stored twice by racing writers counts twice), files, bytes."""
+        found = _packs.packs(self.root)
+        return {
+            "entries": sum(_packs.count_rows(path) for _, _, path in found),
+            "files": len(found),
+            "bytes": sum(size for _, size, _ in found),
+        }
 
     def evict(self):
-        """Remove the oldest entries until the store fits in ``max_bytes``.
+        """Delete the oldest packs until the store fits in ``max_bytes``.
 
         Runs automatically as rows are written; call it to enforce the limit now.
-        Returns the number of entries removed.
+        Returns the number of files removed.
         """
         with _lock:
             _written[self.root] = 0
         if self.max_bytes is None:
             return 0
-        entries = self._entries()
-        total = sum(e[1] for e in entries)
+        found = _packs.packs(self.root)
+        total = sum(size for _, size, _ in found)
         removed = 0
-        for _, size, path in sorted(entries):
+        for _, size, path in sorted(found):
             if total <= self.max_bytes:
                 break
-            _remove(path)
+            _packs.remove(path)
             total -= size
             removed += 1
         return removed
 
     def clear(self):
         """Delete every stored row (only the cache's own folders, nothing else in ``path``)."""
-        _memory.drop(self.root)
+        _packs.drop_process_state(self.root)
         try:
             children = list(os.scandir(self.root))
         except FileNotFoundError:
             return
         for child in children:
-            if child.is_dir() and _is_namespace(child.name):
+            if child.is_dir() and _packs.is_namespace(child.name):
                 shutil.rmtree(child.path, ignore_errors=True)
         with _lock:
             _written[self.root] = 0
 
     # ---- rows -------------------------------------------------------------------------
-    def _entry_path(self, namespace, key):
-        return os.path.join(self.root, namespace, key[:2], key + ".npy")
-
     def _lookup(self, namespace, keys, n_features):
         """(indices, rows): ``rows[j]`` is the stored row of ``keys[indices[j]]``."""
-        dtype, header = _record_format(n_features)
-        size = len(header) + dtype.itemsize
-        root = self.root
-        found, rows = [], []
-        remembered = _memory.get_many(root, namespace, keys)
-        folder = os.path.join(root, namespace)
-        for i, (key, row) in enumerate(zip(keys, remembered)):
-            if row is None:
-                try:
-                    with open(os.path.join(folder, key[:2], key + ".npy"), "rb") as fh:
-                        data = fh.read(size + 1)
-                except OSError:
-                    continue
-                row = _parse_record(data, header, size, dtype, key)
-                if row is None:
-                    counters["corrupt"] += 1
-                    continue
-                _memory.put((root, namespace, key), row)
-            found.append(i)
-            rows.append(row)
-        return found, rows
+        return _packs.lookup(self.root, namespace, keys, n_features)
 
     def _store(self, namespace, keys, rows, describe=None):
-        """Write one row per key (atomically); failures only warn: a cache is optional."""
-        dtype, header = _record_format(rows.shape[1])
-        record = np.zeros((), dtype=dtype)
-        written = 0
+        """Write the rows (one pack); failures only warn: a cache is optional."""
         root = self.root
-        for key, row in zip(keys, rows):
-            _memory.put((root, namespace, key), row)
-            record["key"] = np.frombuffer(bytes.fromhex(key), dtype=np.uint8)
-            record["row"] = row
-            record["crc"] = zlib.crc32(record["row"].tobytes())
-            data = header + record.tobytes()
-            try:
-                _atomic_write(self._entry_path(namespace, key), data)
-            except OSError as exc:
-                _warn_once(
-                    ("write", self.root),
-                    f"skmm could not write to the feature cache '{self.root}' ({exc}); rows are "
-                    "computed but not cached.",
-                )
-                return
-            written += len(data)
+        try:
+            written = _packs.store(root, namespace, keys, rows)
+        except OSError as exc:
+            _warn_once(
+                ("write", root),
+                f"skmm could not write to the feature cache '{root}' ({exc}); rows are "
+                "computed but not cached.",
+            )
+            return
         if describe is not None:
-            meta = os.path.join(self.root, namespace, "meta.json")
+            meta = os.path.join(root, namespace, "meta.json")
             if not os.path.exists(meta):
+                text = json.dumps(describe(), indent=1, default=repr).encode()
                 try:
-                    _atomic_write(meta, json.dumps(describe(), indent=1, default=repr).encode())
+                    _packs.write_atomic(meta, lambda fh: fh.write(text))
                 except OSError:
                     pass
         if self.max_bytes is not None:
             with _lock:
-                _written[self.root] = _written.get(self.root, 0) + written
-                due = _written[self.root] >= max(self.max_bytes // 10, 1)
+                _written[root] = _written.get(root, 0) + written
+                due = _written[root] >= max(self.max_bytes // 10, 1)
             if due:
                 self.evict()
-
-
-def _parse_record(data, header, size, dtype, key):
-    """The row of a stored record, or None when it is truncated, foreign or corrupt."""
-    if len(data) != size or not data.startswith(header):
-        return None
-    record = np.frombuffer(data, dtype=dtype, count=1, offset=len(header))[0]
-    if record["key"].tobytes().hex() != key:
-        return None
-    row = record["row"]
-    if zlib.crc32(row.tobytes()) != int(record["crc"]):
-        return None
-    return row
-
-
-def _remove(path):
-    try:
-        os.remove(path)
-    except OSError:
-        pass
-
-
-def _atomic_write(path, data):
-    tmp = f"{path}.{os.getpid()}-{uuid.uuid4().hex[:12]}{_TMP_SUFFIX}"
-    try:
-        fh = open(tmp, "wb")
-    except FileNotFoundError:
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        fh = open(tmp, "wb")
-    try:
-        with fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        _remove(tmp)
-        raise
 
 
 def as_feature_cache(value):

@@ -1,35 +1,97 @@
-"""Command line: ``python -m skmm demo``."""
+"""Command line of skmm.
+
+``python -m skmm demo``    compare the three fusion levels on the embedded synthetic data
+                           (or ``--data av-digits|ag-news``), print a table, save a PNG chart;
+``python -m skmm bench``   run the benchmark scripts and gather ``benchmarks/results/``.
+"""
 
 import argparse
+import subprocess
 import sys
+import time
+from pathlib import Path
+
+INTRO = """\
+skmm: multimodal learning the scikit-learn way.
+Image, text and audio columns of one table go through scikit-learn transformers, are fused
+at the feature level (ColumnTransformer), the model level (StackingClassifier) or the layer
+level (one PyTorch network with a branch per modality, trained through skorch), and are
+cross-validated and tuned with GridSearchCV like any scikit-learn estimator.
+"""
 
 
 def _demo(args):
-    from .datasets import make_multimodal_classification
+    from ._demo import build_models, format_table, load_demo_data, plot_comparison, run_comparison
+    from .exceptions import InvalidInputError
 
-    print("skmm: multimodal learning the scikit-learn way.")
-    print("Image, text and audio columns of one table go through scikit-learn transformers,")
-    print("are fused at the feature, model or layer level, and train a PyTorch net via skorch.\n")
-    bunch = make_multimodal_classification(n_samples=args.n_samples, random_state=args.random_state)
-    X, y = bunch.data, bunch.target
-    print(f"Generated a synthetic table: {X.shape[0]} rows x {X.shape[1]} modality columns "
-          f"({', '.join(X.columns)}), {len(bunch.target_names)} classes.")
-    for column in X.columns:
-        cell = X[column].iloc[0]
-        shape = getattr(cell, "shape", None)
-        kind = f"array {shape} {cell.dtype}" if shape is not None else f"{type(cell).__name__}"
-        print(f"  {column:<6} first cell: {kind}")
-    print(f"  classes: {dict(zip(*__import__('numpy').unique(y, return_counts=True)))}")
+    print(INTRO)
+    try:
+        X, y, description = load_demo_data(args.data, args.n_samples, args.random_state)
+    except InvalidInputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"Data: {description}; columns {list(X.columns)}.")
+    print(f"Each model is scored by {args.cv}-fold cross-validation; extracted features are "
+          "cached so folds and grid-search candidates reuse them.\n")
+    models = build_models(args.data, max_epochs=args.max_epochs, random_state=args.random_state)
+    start = time.perf_counter()
+    table = run_comparison(X, y, models, cv=args.cv, random_state=args.random_state,
+                           verbose=not args.quiet)
+    print(format_table(table))
+    best_single = table.loc[table["level"] == "single", "accuracy_mean"].max()
+    best = table.loc[table["accuracy_mean"].idxmax()]
+    print(f"\nBest: {best['model']} at {best['accuracy_mean']:.3f}, "
+          f"{best['accuracy_mean'] - best_single:+.3f} over the best single modality. "
+          f"Total {time.perf_counter() - start:.0f} s.")
+    if args.output:
+        try:
+            path = plot_comparison(table, args.output, description)
+            print(f"Chart saved to {Path(path).resolve()}")
+        except ImportError as exc:
+            print(f"(no chart: {exc})")
+    return 0
+
+
+def _bench(args):
+    root = Path(args.benchmarks)
+    scripts = sorted(root.glob("bench_*.py"))
+    if args.only:
+        scripts = [s for s in scripts if any(name in s.stem for name in args.only)]
+    if not scripts:
+        print(f"error: no benchmark scripts found under '{root}'", file=sys.stderr)
+        return 2
+    failed = []
+    for script in scripts:
+        print(f"== {script.name}", flush=True)
+        if subprocess.call([sys.executable, str(script)]) != 0:
+            failed.append(script.name)
+    results = sorted((root / "results").glob("*.md"))
+    print("\n== results gathered in", root / "results")
+    for path in results:
+        print(f"\n--- {path.name}\n{path.read_text()}")
+    if failed:
+        print(f"failed: {failed}", file=sys.stderr)
+        return 1
     return 0
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m skmm", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m skmm", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
-    demo = sub.add_parser("demo", help="run the main job on the embedded synthetic data")
-    demo.add_argument("--n-samples", type=int, default=600)
+    demo = sub.add_parser("demo", help="compare the fusion levels and save a chart")
+    demo.add_argument("--data", default="synthetic", choices=["synthetic", "av-digits", "ag-news"])
+    demo.add_argument("--n-samples", type=int, default=480)
+    demo.add_argument("--cv", type=int, default=3)
+    demo.add_argument("--max-epochs", type=int, default=25)
     demo.add_argument("--random-state", type=int, default=0)
+    demo.add_argument("--output", default="skmm_demo.png", help="PNG path ('' for none)")
+    demo.add_argument("--quiet", action="store_true", help="no progress bar")
     demo.set_defaults(func=_demo)
+    bench = sub.add_parser("bench", help="run benchmarks/bench_*.py and gather the results")
+    bench.add_argument("only", nargs="*", help="run only scripts whose name contains these")
+    bench.add_argument("--benchmarks", default="benchmarks")
+    bench.set_defaults(func=_bench)
     args = parser.parse_args(argv)
     return args.func(args)
 

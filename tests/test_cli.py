@@ -1,0 +1,30 @@
+"""The command line: ``python -m skmm demo`` and ``bench``."""
+
+import pytest
+
+from skmm.__main__ import main
+
+
+def test_demo_prints_the_comparison_and_saves_a_chart(tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    png = tmp_path / "demo.png"
+    code = main(["demo", "--n-samples", "96", "--cv", "2", "--max-epochs", "2", "--quiet",
+                 "--output", str(png)])
+    out = capsys.readouterr().out
+    assert code == 0
+    for label in ("image only", "text only", "audio only", "early fusion", "late fusion",
+                  "layer fusion", "CV accuracy"):
+        assert label in out
+    assert png.exists() and png.stat().st_size > 10_000
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_demo_on_absent_real_data_says_how_to_fix(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("SKMM_DATA", str(tmp_path))
+    assert main(["demo", "--data", "av-digits", "--output", ""]) == 2
+    assert "SKMM_DATA" in capsys.readouterr().err
+
+
+def test_bench_without_scripts_fails_clearly(tmp_path, capsys):
+    assert main(["bench", "--benchmarks", str(tmp_path)]) == 2
+    assert "no benchmark scripts" in capsys.readouterr().err

@@ -97,6 +97,7 @@ def test_device_auto_resolves_into_device_and_the_param_stays():
     net.fit(X, y)
     assert net.device == "auto" and net.get_params()["device"] == "auto"
     assert net.device_ == "cpu"
+    assert net.amp_dtype_ is None  # precision="auto" autocasts on CUDA only
     assert next(net.module_.parameters()).device.type == "cpu"
     assert clone(net).get_params()["device"] == "auto"
 

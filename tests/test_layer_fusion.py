@@ -6,6 +6,13 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from sklearn.base import clone  # noqa: E402
+from sklearn.model_selection import GridSearchCV, KFold  # noqa: E402
+from sklearn.pipeline import make_pipeline  # noqa: E402
+
+from skmm import AudioLogMel, ImagePixels, make_modality_union  # noqa: E402
+from skmm.datasets import make_multimodal_classification  # noqa: E402
+
 from skmm.exceptions import InvalidInputError  # noqa: E402
 from skmm.nets._branches import BRANCHES, TokenBranch, make_branch  # noqa: E402
 from skmm.nets._multimodal import (  # noqa: E402
@@ -17,6 +24,7 @@ from skmm.nets._multimodal import (  # noqa: E402
     infer_layout,
     resolve_branches,
 )
+from skmm.nets import FusionNetClassifier, FusionNetRegressor  # noqa: E402
 from skmm.nets._operators import (  # noqa: E402
     FUSIONS,
     AttentionFusion,
@@ -25,6 +33,15 @@ from skmm.nets._operators import (  # noqa: E402
     TensorFusion,
     make_fusion,
 )
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Tiny nets run fastest on one thread (and do not fight other processes for cores)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 def pixel_names(prefix, c, h, w):
@@ -274,7 +291,7 @@ def test_unknown_fusion_and_bad_rank():
 # ---------------------------------------------------------------------------------------------
 def build(frame, **params):
     torch.manual_seed(0)
-    return build_multimodal_module(frame, n_outputs=3, width=8, hidden=16, **params).eval()
+    return build_multimodal_module(frame, n_outputs=3, width=8, hidden_sizes=(16,), **params).eval()
 
 
 def predict(module, frame):
@@ -360,11 +377,9 @@ def test_modality_dropout_only_in_training():
     X = torch.as_tensor(frame.to_numpy(np.float32))
     torch.testing.assert_close(module(X), module(X))
     module.train()
-    module.head[2].p = 0.0
-    for branch in module.branches:
-        for m in branch.modules():
-            if isinstance(m, torch.nn.Dropout):
-                m.p = 0.0
+    for m in module.modules():
+        if isinstance(m, torch.nn.Dropout):
+            m.p = 0.0
     torch.manual_seed(1)
     assert not torch.allclose(module(X), module(X))
     with pytest.raises(InvalidInputError, match="modality_dropout"):
@@ -398,7 +413,7 @@ def test_every_operator_learns_a_cross_modal_rule(fusion):
     y = ((a[:, 0] > 0) ^ (b[:, 0] > 0)).astype(np.int64)
     frame = pd.DataFrame(np.hstack([a, b]).astype(np.float32), columns=["a__0", "a__1", "b__0", "b__1"])
     torch.manual_seed(0)
-    module = build_multimodal_module(frame, 2, fusion=fusion, width=16, hidden=32, dropout=0.0)
+    module = build_multimodal_module(frame, 2, fusion=fusion, width=16, hidden_sizes=(32,), dropout=0.0)
     X, target = torch.tensor(frame.to_numpy()), torch.as_tensor(y)
     opt = torch.optim.Adam(module.parameters(), lr=0.01)
     for _ in range(150):
@@ -407,3 +422,70 @@ def test_every_operator_learns_a_cross_modal_rule(fusion):
         opt.step()
     accuracy = (module.eval()(X).argmax(1) == target).float().mean().item()
     assert accuracy > 0.9, accuracy
+
+
+# ---------------------------------------------------------------------------------------------
+# the estimators
+# ---------------------------------------------------------------------------------------------
+def image_audio(n=120, missing=0.1):
+    X, y = make_multimodal_classification(
+        n_samples=n, modalities=("image", "audio"), signal=1.0, noise=0.5, missing=missing,
+        audio_duration=0.1, random_state=0, return_X_y=True,
+    )
+    union = make_modality_union({
+        "image": ImagePixels(size=8, mode="RGB", add_indicator=True),
+        "audio": AudioLogMel(n_mels=16, output="frames", n_frames=8, add_indicator=True),
+    })
+    return X, y, union
+
+
+def test_grid_search_over_every_operator():
+    X, y, union = image_audio()
+    net = FusionNetClassifier(max_epochs=15, lr=0.01, batch_size=32, branch_width=16,
+                              hidden_sizes=(32,), modality_dropout=0.1, random_state=0)
+    search = GridSearchCV(make_pipeline(union, net), {"fusionnetclassifier__fusion": list(FUSIONS)},
+                          cv=KFold(3)).fit(X, y)
+    scores = search.cv_results_["mean_test_score"]
+    assert len(scores) == len(FUSIONS)
+    assert np.all(scores > 0.6), scores  # 4 classes; each modality alone shows only 2 views
+    best = search.best_estimator_[-1]
+    assert type(best.module_).__name__ == "MultimodalModule"
+    assert [(b.name, b.kind, b.shape) for b in best.layout_] == [
+        ("image", "pixels", (3, 8, 8)), ("audio", "frames", (16, 8))]
+    assert best.fusion == search.best_params_["fusionnetclassifier__fusion"]
+
+
+def test_estimator_prediction_ignores_a_missing_modality_fill():
+    X, y, union = image_audio(n=60, missing=0.0)
+    features = union.fit_transform(X)
+    net = FusionNetClassifier(fusion="attention", max_epochs=3, branch_width=8,
+                              hidden_sizes=(16,), aux_weight=0.5, random_state=0).fit(features, y)
+    audio = [c for c in features if c.startswith("audio__") and c != "audio__present"]
+    gone = features.copy()
+    gone["audio__present"] = 0.0
+    other = gone.copy()
+    other[audio] = 123.0
+    np.testing.assert_allclose(net.predict_proba(gone), net.predict_proba(other), rtol=1e-6)
+    assert not np.allclose(net.predict_proba(gone), net.predict_proba(features))
+
+
+def test_estimator_default_module_and_parameters():
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(40, 6)).astype(np.float32), np.arange(40) % 2
+    plain = FusionNetClassifier(max_epochs=2, random_state=0).fit(X, y)
+    assert type(plain.module_).__name__ == "MLP"  # one plain block: the MLP over the row
+    blocks = FusionNetClassifier(max_epochs=2, fusion="lowrank", random_state=0,
+                                 modalities={"a": slice(0, 3), "b": [3, 4, 5]}).fit(X, y)
+    assert [b.name for b in blocks.layout_] == ["a", "b"]
+    assert type(blocks.module_.fusion).__name__ == "LowRankFusion"
+    assert clone(blocks).get_params()["modalities"] == {"a": slice(0, 3), "b": [3, 4, 5]}
+    reg = FusionNetRegressor(max_epochs=2, fusion="gated", aux_weight=1.0, random_state=0,
+                             modalities={"a": slice(0, 3), "b": slice(3, 6)})
+    assert reg.fit(X, X[:, 0]).predict(X).shape == (40,)
+    for params, match in [({"fusion": "bilinear"}, "fusion must be one of"),
+                          ({"modality_dropout": 1.0}, "modality_dropout"),
+                          ({"branch_width": 0}, "branch_width"),
+                          ({"aux_weight": -1.0}, "aux_weight"),
+                          ({"branches": 3}, "branches")]:
+        with pytest.raises(InvalidInputError, match=match):
+            FusionNetClassifier(max_epochs=1, **params).fit(X, y)

@@ -20,7 +20,8 @@ from torch import nn
 
 from ..exceptions import InvalidInputError
 from ._branches import BRANCHES, DEFAULT_BRANCH, make_branch
-from ._operators import make_fusion
+from ._mlp import MLP
+from ._operators import FUSIONS, make_fusion
 
 #: Last name segment of each structured layout -> the kind of block it makes.
 _PATTERNS = {
@@ -284,8 +285,9 @@ class MultimodalModule(nn.Module):
     fusion : {"concat", "sum", "gated", "tensor", "lowrank", "attention"}, default="concat"
     width : int, default=64
         Common output width of the branches.
-    hidden : int, default=128
-        Hidden units of the head (``fused -> hidden -> n_outputs``).
+    hidden_sizes : tuple of int, default=(128,)
+        Hidden layers of the head, an :class:`~skmm.nets.MLP` from the fused vector to
+        the output.
     fusion_rank : int, default=4
         Rank of the "lowrank" operator.
     dropout : float, default=0.1
@@ -307,7 +309,7 @@ class MultimodalModule(nn.Module):
     """
 
     def __init__(self, layout, n_outputs, branches=None, fusion="concat", width=64,
-                 hidden=128, fusion_rank=4, dropout=0.1, modality_dropout=0.0,
+                 hidden_sizes=(128,), fusion_rank=4, dropout=0.1, modality_dropout=0.0,
                  aux_heads=False, stats=None, vocab_sizes=None):
         super().__init__()
         if not 0.0 <= modality_dropout < 1.0:
@@ -332,10 +334,7 @@ class MultimodalModule(nn.Module):
             self.register_buffer(f"shift_{i}", torch.as_tensor(shift, dtype=torch.float32))
             self.register_buffer(f"scale_{i}", torch.as_tensor(scale, dtype=torch.float32))
         self.fusion = make_fusion(fusion, n, int(width), rank=fusion_rank)
-        self.head = nn.Sequential(
-            nn.Linear(self.fusion.out_features, hidden), nn.ReLU(), nn.Dropout(dropout),
-            nn.Linear(hidden, n_outputs),
-        )
+        self.head = MLP(self.fusion.out_features, n_outputs, hidden_sizes, dropout)
         self.aux_heads = (
             nn.ModuleList(nn.Linear(int(width), n_outputs) for _ in range(n)) if aux_heads else None
         )
@@ -415,8 +414,8 @@ def build_multimodal_module(X, n_outputs, modalities=None, shapes=None, branches
     modalities, shapes : see :func:`infer_layout`
     branches : see :func:`resolve_branches`
     **params
-        Passed to :class:`MultimodalModule` (fusion, width, hidden, fusion_rank, dropout,
-        modality_dropout, aux_heads).
+        Passed to :class:`MultimodalModule` (fusion, width, hidden_sizes, fusion_rank,
+        dropout, modality_dropout, aux_heads).
 
     Returns
     -------
@@ -444,3 +443,99 @@ def build_multimodal_module(X, n_outputs, modalities=None, shapes=None, branches
         vocab_sizes=vocab_sizes, **params,
     )
 
+
+
+# ---- the fusion nets' side -------------------------------------------------------------------
+#: The fusion nets' parameters that configure layer-level fusion, with their defaults.
+LAYER_DEFAULTS = {"modalities": None, "branches": None, "shapes": None, "branch_width": 64,
+                  "fusion_rank": 4, "modality_dropout": 0.0, "aux_weight": 0.0}
+
+
+def check_layer_params(net):
+    """Validate a fusion net's layer-fusion parameters; raise InvalidInputError with a fix."""
+    p = {k: getattr(net, k, v) for k, v in LAYER_DEFAULTS.items()}
+    for name in ("modalities", "shapes"):
+        if p[name] is not None and not isinstance(p[name], dict):
+            raise InvalidInputError(f"{name} must be None or a dict keyed by modality, got {p[name]!r}.")
+    if p["branches"] is not None and not isinstance(p["branches"], (str, dict)):
+        raise InvalidInputError(
+            f"branches must be None, a branch name or a dict {{modality: branch}}, got "
+            f"{p['branches']!r}; branches are {BRANCHES}."
+        )
+    for name in ("branch_width", "fusion_rank"):
+        value = p[name]
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+            raise InvalidInputError(f"{name} must be a positive integer, got {value!r}.")
+    md = p["modality_dropout"]
+    if not isinstance(md, numbers.Real) or not 0.0 <= md < 1.0:
+        raise InvalidInputError(f"modality_dropout must be a float in [0, 1), got {md!r}.")
+    aux = p["aux_weight"]
+    if not isinstance(aux, numbers.Real) or aux < 0:
+        raise InvalidInputError(f"aux_weight must be a float >= 0, got {aux!r}.")
+
+
+def net_module(net, n_features, n_outputs, X=None):
+    """The default module of a fusion net: a :class:`MultimodalModule`, or None for an MLP.
+
+    The layout of X comes from ``net.feature_names_in_`` (or ``net.modalities``); a
+    MultimodalModule is built when X has several blocks, a presence column or a block of
+    pixels, frames or token ids, or when ``fusion``, ``branches``, ``modality_dropout`` or
+    ``aux_weight`` ask for one. None means: one plain block, use the MLP over the row.
+    The layout and the training statistics are kept on the net (``layout_``,
+    ``block_stats_``) so that a module re-initialised without X (``X=None``) is the same.
+    """
+    p = {k: getattr(net, k, v) for k, v in LAYER_DEFAULTS.items()}
+    layout = infer_layout(getattr(net, "feature_names_in_", None), n_features,
+                          p["modalities"], p["shapes"])
+    plain = (len(layout) == 1 and layout[0].mask is None and layout[0].kind == "features"
+             and p["branches"] in (None, "mlp") and net.fusion == "concat"
+             and not p["modality_dropout"] and not p["aux_weight"])
+    if plain:
+        return None
+    if X is not None or getattr(net, "layout_", None) != layout:
+        net.block_stats_ = block_statistics(layout, X) if X is not None else (None, None)
+    net.layout_ = layout
+    stats, vocab_sizes = net.block_stats_
+    kwargs = net.get_params_for("module")
+    kwargs.setdefault("hidden_sizes", net.hidden_sizes)
+    kwargs.setdefault("dropout", net.dropout)
+    return MultimodalModule(
+        layout, int(n_outputs), branches=resolve_branches(layout, p["branches"]),
+        fusion=net.fusion, width=int(p["branch_width"]), fusion_rank=int(p["fusion_rank"]),
+        modality_dropout=float(p["modality_dropout"]), aux_heads=p["aux_weight"] > 0,
+        stats=stats, vocab_sizes=vocab_sizes, **kwargs,
+    )
+
+
+class LayerFusionMixin:
+    """Layer-level fusion for the fusion nets (a mixin placed before ``FusionNetBase``).
+
+    Adds the parameters of :data:`LAYER_DEFAULTS` (validated by fit), every fusion operator,
+    the :class:`MultimodalModule` as default module (see :func:`net_module`) and the
+    auxiliary loss of its per-branch heads (``aux_weight``).
+    """
+
+    _FUSIONS = FUSIONS
+
+    def _check_params(self):
+        super()._check_params()
+        check_layer_params(self)
+
+    def _build_module(self, n_features, n_outputs, X=None):
+        if self.module is None:
+            module = net_module(self, n_features, n_outputs, X)
+            if module is not None:
+                return module
+        return super()._build_module(n_features, n_outputs, X)
+
+    def get_loss(self, y_pred, y_true, X=None, training=False):
+        if not isinstance(y_pred, tuple):
+            return super().get_loss(y_pred, y_true, X=X, training=training)
+        # a MultimodalModule with auxiliary heads, in training: (logits, aux_logits, present)
+        logits, aux, present = y_pred
+        y_true = torch.as_tensor(y_true, device=logits.device)
+
+        def loss(pred, target):
+            return super(LayerFusionMixin, self).get_loss(pred, target, X=X, training=training)
+
+        return loss(logits, y_true) + self.aux_weight * auxiliary_loss(aux, present, y_true, loss)

@@ -11,8 +11,10 @@ with the scikit-learn contract tightened (see :mod:`._netbase` for how):
 * batches are index slices of whole tensors, not collated items;
 * a fixed ``random_state`` gives the same fit on the CPU.
 
-The default module is an :class:`~skmm.nets.MLP` over the whole row (``fusion="concat"``:
-the modality blocks that reach the net are simply concatenated).
+The default module is an :class:`~skmm.nets.MLP` over the whole row when X is one plain
+block; when X carries modality blocks (``image__*``, ``audio__*``, ... columns, presence
+columns, or ``modalities=``) it is a :class:`~skmm.nets._multimodal.MultimodalModule`: one
+branch per block, a fusion operator (``fusion=``) and a head (layer-level fusion).
 """
 
 import numpy as np
@@ -22,6 +24,7 @@ from skorch.callbacks import EpochScoring
 
 from ..exceptions import InvalidInputError
 from ._inputs import encode_labels
+from ._multimodal import LayerFusionMixin
 from ._netbase import FusionNetBase, code_accuracy
 
 _SHARED_DOC = """
@@ -29,8 +32,32 @@ _SHARED_DOC = """
         Units of the hidden layers of the default module (an :class:`~skmm.nets.MLP`).
     dropout : float in [0, 1), default=0.1
         Dropout after each hidden layer of the default module.
-    fusion : {{"concat"}}, default="concat"
-        How the modality blocks of X are fused: "concat" feeds the whole row to the module.
+    fusion : {{"concat", "sum", "gated", "tensor", "lowrank", "attention"}}, default="concat"
+        How the branch outputs of the modality blocks are fused: concatenation, mean over
+        the present modalities, a gated multimodal unit, tensor fusion (outer product of
+        ``[h, 1]``), low-rank multimodal fusion, or self-attention over modality tokens.
+        Every operator ignores missing modalities (presence columns ``<prefix>__present``).
+        With a plain X of one block and "concat", the module is an MLP over the row.
+    modalities : dict or None, default=None
+        Explicit blocks ``{{name: slice, positions, boolean mask or column names}}``; None
+        finds them from the column-name prefixes of a DataFrame (a plain array is one block).
+    branches : str, dict or None, default=None
+        Branch per block, ``{{"image": "cnn", "audio": "lstm", ...}}`` or one name for all,
+        among "mlp", "cnn" (pixels), "cnn1d" and "lstm" (spectrogram frames), "transformer"
+        and "embedding" (token ids). None: "cnn" for ImagePixels blocks, "cnn1d" for
+        AudioLogMel(output="frames") blocks, "transformer" for TextTokenIds, else "mlp".
+    shapes : dict or None, default=None
+        Layout of blocks whose column names do not give it: (channels, height, width) for
+        images, (n_channels, n_steps) for frames.
+    branch_width : int, default=64
+        Common output width of the branches.
+    fusion_rank : int, default=4
+        Rank of the "lowrank" operator.
+    modality_dropout : float in [0, 1), default=0.0
+        In training, drop each present modality of a sample with this probability (as if
+        missing), never all of them.
+    aux_weight : float, default=0.0
+        Weight of the auxiliary losses of one linear head per branch (0: no such heads).
     criterion : torch loss class, default={criterion}
     optimizer : torch optimizer class, default=torch.optim.AdamW
     lr : float, default=1e-3
@@ -71,7 +98,7 @@ _SHARED_DOC = """
 """
 
 
-class FusionNetClassifier(FusionNetBase, NeuralNetClassifier):
+class FusionNetClassifier(LayerFusionMixin, FusionNetBase, NeuralNetClassifier):
     __doc__ = """A neural-network classifier for fused multimodal features (a skorch net).
 
     Parameters
@@ -103,14 +130,19 @@ class FusionNetClassifier(FusionNetBase, NeuralNetClassifier):
                  criterion=torch.nn.CrossEntropyLoss, optimizer=torch.optim.AdamW, lr=1e-3,
                  max_epochs=20, batch_size=128, train_split=None, early_stopping=None,
                  callbacks=None, device="auto", precision="auto", random_state=None,
-                 verbose=0, classes=None, **kwargs):
+                 verbose=0, classes=None, modalities=None, branches=None, shapes=None,
+                 branch_width=64, fusion_rank=4, modality_dropout=0.0, aux_weight=0.0,
+                 **kwargs):
         super().__init__(module, criterion=criterion, optimizer=optimizer, lr=lr,
                          max_epochs=max_epochs, batch_size=batch_size,
                          train_split=train_split, callbacks=callbacks, device=device,
                          verbose=verbose, classes=classes, **kwargs)
         self._store_params(hidden_sizes=hidden_sizes, dropout=dropout, fusion=fusion,
                            early_stopping=early_stopping, precision=precision,
-                           random_state=random_state)
+                           random_state=random_state, modalities=modalities,
+                           branches=branches, shapes=shapes, branch_width=branch_width,
+                           fusion_rank=fusion_rank, modality_dropout=modality_dropout,
+                           aux_weight=aux_weight)
 
     _stratify = True
     _y_validation = {}
@@ -143,7 +175,7 @@ class FusionNetClassifier(FusionNetBase, NeuralNetClassifier):
         return self.classes_[codes]
 
 
-class FusionNetRegressor(FusionNetBase, NeuralNetRegressor):
+class FusionNetRegressor(LayerFusionMixin, FusionNetBase, NeuralNetRegressor):
     __doc__ = """A neural-network regressor for fused multimodal features (a skorch net).
 
     Parameters
@@ -168,14 +200,18 @@ class FusionNetRegressor(FusionNetBase, NeuralNetRegressor):
                  criterion=torch.nn.MSELoss, optimizer=torch.optim.AdamW, lr=1e-3,
                  max_epochs=20, batch_size=128, train_split=None, early_stopping=None,
                  callbacks=None, device="auto", precision="auto", random_state=None,
-                 verbose=0, **kwargs):
+                 verbose=0, modalities=None, branches=None, shapes=None, branch_width=64,
+                 fusion_rank=4, modality_dropout=0.0, aux_weight=0.0, **kwargs):
         super().__init__(module, criterion=criterion, optimizer=optimizer, lr=lr,
                          max_epochs=max_epochs, batch_size=batch_size,
                          train_split=train_split, callbacks=callbacks, device=device,
                          verbose=verbose, **kwargs)
         self._store_params(hidden_sizes=hidden_sizes, dropout=dropout, fusion=fusion,
                            early_stopping=early_stopping, precision=precision,
-                           random_state=random_state)
+                           random_state=random_state, modalities=modalities,
+                           branches=branches, shapes=shapes, branch_width=branch_width,
+                           fusion_rank=fusion_rank, modality_dropout=modality_dropout,
+                           aux_weight=aux_weight)
 
     _stratify = False
     _y_validation = {"multi_output": True, "y_numeric": True}

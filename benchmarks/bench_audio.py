@@ -95,7 +95,7 @@ def main():
         "",
         f"{len(paths)} FSDD clips (8 kHz WAV, resampled to 16 kHz on both sides), "
         f"parameters {PARAMS}; decoding included on both sides; best of {args.repeats} run(s).",
-        f"Machine: {os.cpu_count()}-core CPU, no GPU ({platform.processor() or platform.machine()}), "
+        f"Machine: {os.cpu_count()}-core CPU, no GPU ({platform.machine()}), "
         f"torch {torch.__version__}, {torch.get_num_threads()} torch threads; skmm defaults "
         "(device='cpu': float64 FFT, float32 after it; batch_size=256; n_jobs=None threads).",
         f"The machine was shared with other jobs (load average {os.getloadavg()[0]:.1f} at the end "

@@ -1,4 +1,4 @@
-"""Batched, librosa-compatible log-mel and MFCC computation in torch.
+"""Batched, librosa-compatible log-mel and MFCC computation (torch; scipy's FFT on CPU).
 
 A batch of clips of different lengths is laid out as one flat sequence of
 frames, so no clip is padded to the batch's longest: each clip gets librosa's
@@ -99,7 +99,8 @@ class FrameLayout:
 
     def _compute_valid_index(self):
         clip = np.repeat(np.arange(len(self.n_valid)), self.n_valid)
-        within = np.arange(len(clip)) - np.repeat(np.cumsum(self.n_valid) - self.n_valid, self.n_valid)
+        first = np.cumsum(self.n_valid) - self.n_valid
+        within = np.arange(len(clip)) - np.repeat(first, self.n_valid)
         return self.offsets[clip] + within, clip, within
 
 
@@ -124,7 +125,8 @@ def power_mel(waveforms, layout, window, mel_basis, hop_length, device, fft_dtyp
 
         frames = np.lib.stride_tricks.sliding_window_view(buffer, n_fft)[::hop_length]
     else:
-        frames = torch.from_numpy(buffer).to(device=device, dtype=fft_dtype).unfold(0, n_fft, hop_length)
+        signal = torch.from_numpy(buffer).to(device=device, dtype=fft_dtype)
+        frames = signal.unfold(0, n_fft, hop_length)
         window = torch.as_tensor(window, device=device, dtype=fft_dtype)
     # |X|^2 @ mel.T as one matmul over interleaved (re, im) squares: rows of mel.T doubled
     weights = torch.as_tensor(np.repeat(mel_basis.T, 2, axis=0), device=device, dtype=torch.float32)
@@ -151,7 +153,9 @@ def power_to_db(mel, layout, top_db):
 
     device = mel.device
     db = 10.0 * torch.log10(torch.clamp(mel, min=AMIN))
-    silence = torch.full((len(layout.n_valid),), 10.0 * np.log10(AMIN), dtype=db.dtype, device=device)
+    silence = torch.full(
+        (len(layout.n_valid),), 10.0 * np.log10(AMIN), dtype=db.dtype, device=device
+    )
     if top_db is not None:
         flat_index, _, _ = layout.valid_index()
         lengths = torch.as_tensor(layout.n_valid, device=device)
@@ -192,13 +196,15 @@ def deltas(flat, layout, width, order):
     half = width // 2
     device = flat.device
     kernel = torch.as_tensor(delta_kernel(width, order), dtype=flat.dtype, device=device)
-    full = torch.nn.functional.conv1d(flat.T[:, None, :], kernel[None, None, :], padding=half)[:, 0, :].T
+    full = torch.nn.functional.conv1d(flat.T[:, None, :], kernel[None, None, :], padding=half)
+    full = full[:, 0, :].T
     target, clip, within = layout.valid_index()
     n_valid = layout.n_valid[clip]
     keep = n_valid >= width
     source = layout.offsets[clip] + np.clip(within, half, np.maximum(n_valid - 1 - half, half))
     result = torch.zeros_like(flat)
-    result[torch.as_tensor(target[keep], device=device)] = full[torch.as_tensor(source[keep], device=device)]
+    source = torch.as_tensor(source[keep], device=device)
+    result[torch.as_tensor(target[keep], device=device)] = full[source]
     return result
 
 
@@ -228,7 +234,8 @@ def frames_block(flat, layout, n_frames, pad_rows):
     import torch
 
     t = np.arange(n_frames)
-    index = layout.offsets[:, None] + np.minimum(t[None, :], np.maximum(layout.n_valid[:, None] - 1, 0))
+    last = np.maximum(layout.n_valid[:, None] - 1, 0)
+    index = layout.offsets[:, None] + np.minimum(t[None, :], last)
     inside = t[None, :] < layout.n_valid[:, None]
     block = flat[torch.as_tensor(index, device=flat.device)]  # (b, n_frames, C)
     mask = torch.as_tensor(inside, device=flat.device)[:, :, None]

@@ -2,8 +2,11 @@
 
 Both extractors decode a batch of cells in threads (paths, bytes, waveforms,
 ``(waveform, sr)`` tuples; stereo mixed to mono, other rates resampled), then
-compute the spectrogram of the whole batch at once with torch on ``device``.
-Their values follow librosa's definitions (``center=True``, constant padding,
+compute the spectrogram of the whole batch at once with torch on ``device``
+(scipy's FFT on the CPU; the FFT in float64 as librosa's, the rest in float32),
+in ``n_jobs`` threads over parts of the batch on the CPU. No clip is padded to
+its batch's longest (see :mod:`skmm._audio_features`), so batching never changes
+a clip's features. Their values follow librosa's definitions (``center=True``, constant padding,
 a periodic Hann window, ``librosa.filters.mel`` with Slaney norm,
 ``power_to_db(ref=1.0, amin=1e-10, top_db)`` with the ``top_db`` floor taken
 per clip, ``feature.mfcc``'s orthonormal DCT-II and lifter, ``feature.delta``
@@ -41,7 +44,7 @@ from ._audio_features import (
     split_by_samples,
 )
 from ._base import BaseExtractor, effective_threads, resolve_device
-from ._io import CellError, decode_audio
+from ._io import decode_audio
 from .exceptions import InvalidInputError
 
 _OUTPUTS = ("stats", "frames")
@@ -181,8 +184,9 @@ class _SpectralAudioExtractor(BaseExtractor):
         empty = np.flatnonzero(mel.max(axis=1) <= 0)
         if empty.size:
             raise InvalidInputError(
-                f"{len(empty)} of the n_mels={self.n_mels} mel bands (e.g. band {empty[0]}) hold no "
-                f"FFT bin with n_fft={self.n_fft} at sr={self.sr}; lower n_mels or raise n_fft."
+                f"{len(empty)} of the n_mels={self.n_mels} mel bands (e.g. band {empty[0]}) "
+                f"hold no FFT bin with n_fft={self.n_fft} at sr={self.sr}; lower n_mels or "
+                "raise n_fft."
             )
         self.mel_basis_ = mel
 
@@ -198,7 +202,9 @@ class _SpectralAudioExtractor(BaseExtractor):
                 f"{band}{order}_t{t:0{t_width}d}"
                 for order in orders for band in bands for t in range(self.n_frames_)
             ]
-        return [f"{band}{order}_{stat}" for order in orders for stat in self.stats_ for band in bands]
+        return [
+            f"{band}{order}_{stat}" for order in orders for stat in self.stats_ for band in bands
+        ]
 
     # ---- decoding and extraction -----------------------------------------------------
     def _decode_cell(self, cell):
@@ -206,8 +212,6 @@ class _SpectralAudioExtractor(BaseExtractor):
         if self.duration is not None:
             size = int(round(self.duration * self.sr))
             y = y[:size] if len(y) >= size else np.pad(y, (0, size - len(y)))
-        if len(y) == 0:
-            raise CellError("zero-length audio")
         return y
 
     def _bands_from_db(self, db):
@@ -222,7 +226,7 @@ class _SpectralAudioExtractor(BaseExtractor):
         from concurrent.futures import ThreadPoolExecutor
 
         with ThreadPoolExecutor(max_workers=len(parts)) as pool_:
-            blocks = list(pool_.map(lambda part: self._extract_rows([decoded[i] for i in part]), parts))
+            blocks = list(pool_.map(lambda p: self._extract_rows([decoded[i] for i in p]), parts))
         return np.vstack(blocks)
 
     def _extract_rows(self, decoded):
@@ -232,7 +236,9 @@ class _SpectralAudioExtractor(BaseExtractor):
         device = self.device_
         fft_dtype = torch.float32 if device.startswith("mps") else torch.float64
         with torch.no_grad(), single_torch_thread(device):
-            mel = power_mel(decoded, layout, self.window_, self.mel_basis_, self.hop_length, device, fft_dtype)
+            mel = power_mel(
+                decoded, layout, self.window_, self.mel_basis_, self.hop_length, device, fft_dtype
+            )
             db, silence = power_to_db(mel, layout, self.top_db)
             static = self._bands_from_db(db)
             channels = [static]
@@ -243,7 +249,9 @@ class _SpectralAudioExtractor(BaseExtractor):
             else:
                 silent_rows = self._bands_from_db(silence[:, None].expand(-1, self.n_mels))
                 pads = [silent_rows] + [torch.zeros_like(silent_rows)] * self.deltas
-                blocks = [frames_block(c, layout, self.n_frames_, p) for c, p in zip(channels, pads)]
+                blocks = [
+                    frames_block(c, layout, self.n_frames_, p) for c, p in zip(channels, pads)
+                ]
                 rows = torch.cat(blocks, dim=1).reshape(len(decoded), -1)
         return rows.to("cpu", torch.float32).numpy()
 
@@ -522,7 +530,8 @@ class AudioMFCC(_SpectralAudioExtractor):
             )
         if not _is_number(self.lifter) or self.lifter < 0:
             raise InvalidInputError(f"lifter must be a number >= 0 (0: none), got {self.lifter!r}.")
-        dct = dct_matrix(self.n_mels, self.n_mfcc) * lifter_weights(self.n_mfcc, self.lifter)[:, None]
+        lifter = lifter_weights(self.n_mfcc, self.lifter)
+        dct = dct_matrix(self.n_mels, self.n_mfcc) * lifter[:, None]
         self.dct_ = dct.astype(np.float32)
 
     def _bands_from_db(self, db):

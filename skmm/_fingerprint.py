@@ -121,14 +121,12 @@ def _feed_file(h, path, found, hash_files):
 def _feed(h, cell, hash_files, depth=0):
     """Feed the cell's content into ``h``; return False when it cannot be keyed."""
     if isinstance(cell, np.ndarray):
-        dtype = cell.dtype
-        if dtype.hasobject:
+        head = _array_head(cell)
+        if head is False:
             return False
-        head = f"{dtype.str if dtype.fields is None else dtype.descr}{cell.shape}".encode()
-        h.update(b"A" + len(head).to_bytes(8, "little") + head)
-        if cell.size:
-            data = cell if cell.flags.c_contiguous else np.ascontiguousarray(cell)
-            h.update(data.reshape(-1).view(np.uint8))
+        h.update(head)
+        if cell.size:  # hashlib reads a C-contiguous array's buffer, whatever its dtype
+            h.update(cell if cell.flags.c_contiguous else np.ascontiguousarray(cell))
         return True
     if isinstance(cell, (bytes, bytearray, memoryview)):
         _tag(h, b"B", len(cell))
@@ -195,6 +193,68 @@ def cell_key(cell, hash_files="stat"):
     """
     h = _new()
     return h.hexdigest() if _feed(h, cell, hash_files) else None
+
+
+# path text -> (hash_files, cwd for a relative path, size, mtime_ns, inode, device, key)
+_PATH_KEYS = {}
+_PATH_KEYS_MAX = 2**17
+
+
+def _path_key(path, hash_files):
+    """Key of a str cell, memoised for regular files whose stat has not changed."""
+    if not path or len(path) > _TEXT_MAX_PATH or "\n" in path:
+        return cell_key(path, hash_files)
+    try:
+        st = os.lstat(path)
+    except (OSError, ValueError):
+        return cell_key(path, hash_files)  # text, or a missing file
+    if not stat.S_ISREG(st.st_mode):
+        return cell_key(path, hash_files)
+    cwd = None if os.path.isabs(path) else os.getcwd()
+    signature = (hash_files, cwd, st.st_size, st.st_mtime_ns, st.st_ino, st.st_dev)
+    memo = _PATH_KEYS.get(path)
+    if memo is not None and memo[0] == signature:
+        return memo[1]
+    key = cell_key(path, hash_files)
+    if len(_PATH_KEYS) >= _PATH_KEYS_MAX:
+        _PATH_KEYS.clear()
+    _PATH_KEYS[path] = (signature, key)
+    return key
+
+
+def cell_keys(cells, hash_files="stat"):
+    """``[cell_key(c, hash_files) for c in cells]``, with the common cases made cheap.
+
+    Arrays of a dtype and shape seen before reuse their header; a path whose stat
+    (size, mtime, inode, device) is unchanged reuses its key.
+    """
+    heads = {}
+    keys = []
+    for cell in cells:
+        if type(cell) is np.ndarray:
+            signature = (cell.dtype, cell.shape)
+            head = heads.get(signature)
+            if head is None:
+                head = heads[signature] = _array_head(cell)
+            if head is not False and cell.size:
+                h = hashlib.blake2b(head, digest_size=16)
+                h.update(cell if cell.flags.c_contiguous else np.ascontiguousarray(cell))
+                keys.append(h.hexdigest())
+                continue
+        elif type(cell) is str:
+            keys.append(_path_key(cell, hash_files))
+            continue
+        keys.append(cell_key(cell, hash_files))
+    return keys
+
+
+def _array_head(cell):
+    """The bytes ``_feed`` writes before an array's data, or False for object arrays."""
+    dtype = cell.dtype
+    if dtype.hasobject:
+        return False
+    head = f"{dtype.str if dtype.fields is None else dtype.descr}{cell.shape}".encode()
+    return b"A" + len(head).to_bytes(8, "little") + head
 
 
 @functools.lru_cache(maxsize=1)

@@ -1,6 +1,6 @@
 """The feature cache's storage: append-only packs of rows on disk, indexed per process.
 
-A *pack* is one ``.npy`` file ``<root>/<namespace>/<time>-<pid>-<id>.npy`` holding a 1-D
+A *pack* is one ``.npy`` file ``<root>/<namespace>/<time>-<pid>-<n>-<random>.npy``, a 1-D
 structured array of records ``(key: 16 bytes, crc: CRC-32 of the row, row: float32[n])``,
 written by one ``store`` call (one extraction batch) to a temporary file and renamed into
 place, so a pack is either absent or complete. Packs are never modified, only deleted
@@ -208,7 +208,9 @@ def store(root, namespace, keys, rows):
     records["row"] = rows
     records["crc"] = [zlib.crc32(row.tobytes()) for row in records["row"]]
     _memory.put_many(root, namespace, keys, rows)
-    name = f"{time.time_ns():020d}-{os.getpid()}-{threading.get_ident() % 10**6}-{next(_sequence)}.npy"
+    # time first (eviction and index order), then what keeps names unique across
+    # threads, processes and machines sharing the folder
+    name = f"{time.time_ns():020d}-{os.getpid()}-{next(_sequence)}-{os.urandom(4).hex()}.npy"
     path = os.path.join(root, namespace, name)
     write_atomic(path, lambda fh: np.save(fh, records, allow_pickle=False))
     _index(root, namespace).add(name, keys)

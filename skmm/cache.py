@@ -29,7 +29,7 @@ How it works
 * Missing cells (fill rows) and bad cells (decoding errors) are never stored.
   Within one transform call identical cells are extracted once.
 * Rows are stored in *packs* (see :mod:`skmm._packs`): each extraction batch writes
-  one ``.npy`` file ``<path>/<namespace>/<time>-<pid>-<n>.npy`` of records (key,
+  one ``.npy`` file ``<path>/<namespace>/<time>-<pid>-...npy`` of records (key,
   CRC-32, float32 row), to a temporary file then ``os.replace``, so concurrent
   readers and writers (threads, processes, machines on a shared file system) never
   see half a pack, and a search writes a few files per extractor rather than one
@@ -92,7 +92,7 @@ import warnings
 import numpy as np
 
 from . import _packs
-from ._fingerprint import cell_key, check_hash_files, extractor_fingerprint
+from ._fingerprint import cell_keys, check_hash_files, extractor_fingerprint
 from .exceptions import InvalidInputError
 
 _lock = threading.Lock()
@@ -363,14 +363,18 @@ def plan_column(extractor, cells, positions, out):
     if namespace is None:
         store = None
     hash_files = store.hash_files if store is not None else "stat"
+    present = [cells[pos] for pos in positions]
+    if store is None:
+        # within one call the same text or path is the same cell: no need to hash it
+        dedups = [(type(c), c) if isinstance(c, (str, bytes)) else None for c in present]
+        hashed = [i for i, d in enumerate(dedups) if d is None]
+        for i, key in zip(hashed, cell_keys([present[i] for i in hashed], hash_files)):
+            dedups[i] = key
+    else:
+        dedups = cell_keys(present, hash_files)
     first = {}  # dedup key -> first position
     followers, unique, unkeyed = [], [], []
-    for pos in positions:
-        cell = cells[pos]
-        if store is None and isinstance(cell, (str, bytes)):
-            dedup = (type(cell), cell)  # same text or path within one call: same cell
-        else:
-            dedup = cell_key(cell, hash_files)
+    for pos, dedup in zip(positions, dedups):
         if dedup is None:
             unkeyed.append(pos)
             continue

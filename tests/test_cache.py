@@ -18,7 +18,7 @@ from sklearn.pipeline import make_pipeline
 import skmm
 from skmm import _packs
 from skmm._base import BaseExtractor
-from skmm._fingerprint import cell_key, extractor_fingerprint
+from skmm._fingerprint import cell_key, cell_keys, extractor_fingerprint
 from skmm._io import CellError
 from skmm.cache import FeatureCache, as_feature_cache
 from skmm.exceptions import InvalidInputError
@@ -226,6 +226,10 @@ def test_cell_keys():
     assert cell_key(img) != cell_key(img.convert("L"))
     assert cell_key(np.array([None], dtype=object)) is None
     assert cell_key({"a": 1}) is None
+    many = [a, a[::2], a.reshape(2, 3).T, np.zeros(0), np.array([None], dtype=object), "text",
+            __file__, b"ab", (wave, 8000), img, {"a": 1}, np.zeros(3, dtype=[("x", "<f4")])]
+    assert cell_keys(many) == [cell_key(c) for c in many]
+    assert cell_keys(many) == cell_keys(many)  # the second time from the path memo
 
 
 def test_missing_and_bad_cells_are_never_cached(tmp_path):

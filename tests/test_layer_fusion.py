@@ -489,3 +489,28 @@ def test_estimator_default_module_and_parameters():
                           ({"branches": 3}, "branches")]:
         with pytest.raises(InvalidInputError, match=match):
             FusionNetClassifier(max_epochs=1, **params).fit(X, y)
+
+
+def test_three_extractors_give_their_branches_and_missing_text_is_ignored():
+    from skmm import TextTokenIds
+
+    X, y = make_multimodal_classification(n_samples=48, signal=1.0, noise=0.5, missing=0.2,
+                                          audio_duration=0.1, random_state=0, return_X_y=True)
+    union = make_modality_union({
+        "image": ImagePixels(size=6, mode="RGB"),
+        "text": TextTokenIds(max_length=12, add_indicator=True),
+        "audio": AudioLogMel(n_mels=8, output="frames", n_frames=6, add_indicator=True),
+    })
+    features = union.fit_transform(X)
+    net = FusionNetClassifier(fusion="sum", max_epochs=2, branch_width=8, hidden_sizes=(8,),
+                              branches={"audio": "lstm"}, random_state=0).fit(features, y)
+    assert [(b.name, b.kind, b.shape, b.mask is not None) for b in net.layout_] == [
+        ("image", "pixels", (3, 6, 6), False), ("text", "tokens", (12,), True),
+        ("audio", "frames", (8, 6), True)]
+    assert [type(b).__name__ for b in net.module_.branches] == ["CNN2dBranch", "TokenBranch",
+                                                                 "LSTMBranch"]
+    filled = features.copy()
+    gone = filled["text__present"] == 0
+    assert gone.any()
+    filled.loc[gone, [c for c in features if c.startswith("text__tok")]] = 7.0
+    np.testing.assert_allclose(net.predict_proba(filled), net.predict_proba(features), rtol=1e-6)

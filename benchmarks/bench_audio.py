@@ -12,7 +12,7 @@ extractors' defaults. Both sides read the same WAV paths and resample 8 kHz -> 1
 with soxr HQ. The script checks that both give the same features, prints the times
 and the ratio, and writes benchmarks/results/audio.md.
 
-Run: SKMM_DATA=/work/shared/data python benchmarks/bench_audio.py [--repeats 1]
+Run: SKMM_DATA=/work/shared/data python benchmarks/bench_audio.py [--repeats 2]
 """
 
 import argparse
@@ -62,7 +62,7 @@ def timed(fn, repeats):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=1, help="best of N runs per side")
+    parser.add_argument("--repeats", type=int, default=2, help="best of N runs per side")
     parser.add_argument("--limit", type=int, default=None, help="use only the first N clips")
     parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "audio.md"))
     args = parser.parse_args()

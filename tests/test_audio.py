@@ -167,6 +167,14 @@ def test_batch_composition_does_not_change_features():
     np.testing.assert_allclose(together, reversed_, rtol=1e-6, atol=1e-5)
 
 
+def test_threads_over_batch_parts_do_not_change_features():
+    # > 2 x 200,000 samples in one batch: n_jobs=2 splits it into two threaded parts
+    clips = [tone(200 + 150 * i, 2.6) for i in range(10)] + synthetic_clips()
+    one = AudioMFCC(deltas=1, n_jobs=1).fit_transform(clips)
+    two = AudioMFCC(deltas=1, n_jobs=2).fit_transform(clips)
+    np.testing.assert_allclose(one, two, rtol=1e-6, atol=1e-5)
+
+
 def test_input_forms_give_the_same_features(tmp_path):
     y = tone(440, 0.4)
     path = write_wav(tmp_path / "mono.wav", y, SR, subtype="FLOAT")

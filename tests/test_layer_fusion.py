@@ -467,6 +467,13 @@ def test_estimator_prediction_ignores_a_missing_modality_fill():
     other[audio] = 123.0
     np.testing.assert_allclose(net.predict_proba(gone), net.predict_proba(other), rtol=1e-6)
     assert not np.allclose(net.predict_proba(gone), net.predict_proba(features))
+    other[audio] = np.nan  # NaN is accepted where the block is missing, and ignored
+    np.testing.assert_allclose(net.predict_proba(gone), net.predict_proba(other), rtol=1e-6)
+    refit = clone(net).set_params(max_epochs=1).fit(other, y)  # audio absent everywhere
+    assert np.isfinite(refit.predict_proba(other)).all()
+    other.loc[0, "audio__present"] = 1.0
+    with pytest.raises(InvalidInputError, match="NaN"):
+        net.predict(other)
 
 
 def test_estimator_default_module_and_parameters():

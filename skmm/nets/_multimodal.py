@@ -258,14 +258,14 @@ def block_statistics(layout, X):
         vocab_sizes.append(None)
         # features: per column; frames: per channel (band); pixels: one for the block
         groups = {"features": values.shape[1], "frames": block.shape[0], "pixels": 1}[block.kind]
-        grouped = values.reshape(values.shape[0], groups, -1).transpose(1, 0, 2).reshape(groups, -1)
+        repeat = values.shape[1] // groups
         if values.shape[0] == 0:
             shift, scale = np.zeros(groups), np.ones(groups)
         else:
+            grouped = values.reshape(len(values), groups, repeat).transpose(1, 0, 2).reshape(groups, -1)
             shift = np.nan_to_num(np.nanmean(grouped, axis=1))
             scale = np.nan_to_num(np.nanstd(grouped, axis=1), nan=1.0)
         scale = np.where(scale > 1e-6, scale, 1.0)
-        repeat = values.shape[1] // groups
         stats.append((np.repeat(shift, repeat).astype(np.float32),
                       np.repeat(scale, repeat).astype(np.float32)))
     return stats, vocab_sizes
@@ -511,8 +511,9 @@ class LayerFusionMixin:
     """Layer-level fusion for the fusion nets (a mixin placed before ``FusionNetBase``).
 
     Adds the parameters of :data:`LAYER_DEFAULTS` (validated by fit), every fusion operator,
-    the :class:`MultimodalModule` as default module (see :func:`net_module`) and the
-    auxiliary loss of its per-branch heads (``aux_weight``).
+    the :class:`MultimodalModule` as default module (see :func:`net_module`), the
+    auxiliary loss of its per-branch heads (``aux_weight``), and accepts NaN or inf in the
+    rows of a block that its presence column marks as missing.
     """
 
     _FUSIONS = FUSIONS
@@ -527,6 +528,22 @@ class LayerFusionMixin:
             if module is not None:
                 return module
         return super()._build_module(n_features, n_outputs, X)
+
+    def _check_finite(self, X):
+        # NaN/inf are fine where a block is missing: its values are never read.
+        bad = ~np.isfinite(X)
+        if bad.any():
+            try:
+                layout = infer_layout(getattr(self, "feature_names_in_", None), X.shape[1],
+                                      getattr(self, "modalities", None), getattr(self, "shapes", None))
+            except InvalidInputError:
+                layout = ()
+            for block in layout:
+                if block.mask is not None and np.isfinite(X[:, block.mask]).all():
+                    absent = ~(X[:, block.mask] > 0.5)
+                    bad[np.ix_(absent, list(block.columns))] = False
+            if bad.any():
+                super()._check_finite(np.where(bad, X, 0.0))
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
         if not isinstance(y_pred, tuple):

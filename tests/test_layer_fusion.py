@@ -1,5 +1,7 @@
 """Layer-level fusion: block layouts, branches, fusion operators and the multimodal module."""
 
+import pickle
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -516,6 +518,8 @@ def test_three_extractors_give_their_branches_and_missing_text_is_ignored():
         ("audio", "frames", (8, 6), True)]
     assert [type(b).__name__ for b in net.module_.branches] == ["CNN2dBranch", "TokenBranch",
                                                                  "LSTMBranch"]
+    restored = pickle.loads(pickle.dumps(net))
+    np.testing.assert_array_equal(restored.predict_proba(features), net.predict_proba(features))
     filled = features.copy()
     gone = filled["text__present"] == 0
     assert gone.any()

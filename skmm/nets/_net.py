@@ -95,6 +95,9 @@ _SHARED_DOC = """
     seed_ : int
         The seed drawn from ``random_state`` at fit.
     history_ : skorch History
+    layout_ : tuple of Block
+        The modality blocks found in X (name, columns, kind, shape, presence column), when
+        the default module is a MultimodalModule.
 """
 
 

@@ -198,6 +198,9 @@ def main():
         "(memory= caches only each fold's fit_transform: every scoring transform and every "
         "new fold extracts again)",
         "",
+        "Wall times vary by tens of percent between runs on this shared machine; --repeats "
+        "takes the best of several runs of every variant.",
+        "",
         "Run: `SKMM_DATA=/work/shared/data python benchmarks/bench_search.py "
         f"--n-samples {n} --epochs {args.epochs} --repeats {REPEATS}`",
     ]

@@ -107,7 +107,7 @@ def main():
         "|---|---|---|---|---|---|---|---|",
     ]
     lines += [
-        f"| {n} | {wb:.2f} | {wo:.2f} | x{rw:.1f} | {cb:.2f} | {co:.2f} | x{rc:.1f} | {e:.1g} |"
+        f"| {n} | {wb:.2f} | {wo:.2f} | x{rw:.1f} | {cb:.2f} | {co:.2f} | x{rc:.1f} | {e:.2g} |"
         for n, wb, wo, rw, cb, co, rc, e in rows
     ]
     lines += [

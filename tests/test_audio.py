@@ -3,7 +3,8 @@
 Tolerance against librosa (stated once, used everywhere): values in dB (log-mel) or
 cepstral units (MFCC, deltas) agree with librosa's to ``rtol=1e-4`` relative with an
 absolute floor ``atol=1e-3`` (a relative test alone is meaningless for values near
-0 dB; 1e-3 dB is a 0.02 % power difference). Measured: about 6e-5 at most.
+0 dB; 1e-3 dB is a 0.02 % power difference). Measured: at most 2e-4 dB for log-mel
+statistics over all 3,000 FSDD clips, 3e-4 for MFCCs (whose values reach about 600).
 """
 
 import pickle
@@ -16,7 +17,7 @@ from sklearn.base import clone
 
 from skmm import AudioLogMel, AudioMFCC
 from skmm.exceptions import InvalidInputError
-from tests.conftest import write_wav
+from conftest import write_wav
 
 librosa = pytest.importorskip("librosa")
 

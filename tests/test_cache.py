@@ -451,3 +451,35 @@ def test_two_processes_filling_one_cache_agree(tmp_path):
     assert third.wait(timeout=120) == 0, third.stderr.read().decode()
     np.testing.assert_array_equal(np.load(tmp_path / "out2.npy"), first)
     assert not (tmp_path / "count2.txt").exists()  # every row read back, none recomputed
+
+
+@pytest.mark.realdata
+def test_real_extractors_use_the_global_cache_unchanged(fsdd_home, tmp_path, monkeypatch):
+    from skmm.audio import AudioLogMel
+    from skmm.datasets import load_av_digits
+    from skmm.image import ImageEmbedder
+
+    X, _ = load_av_digits(data_home=fsdd_home, return_X_y=True)
+    X = X.iloc[:24]
+    rows = collections.Counter()
+    for cls in (AudioLogMel, ImageEmbedder):
+        original = cls._extract_batch
+
+        def counted(self, decoded, _original=original, _name=cls.__name__):
+            rows[_name] += len(decoded)
+            return _original(self, decoded)
+
+        monkeypatch.setattr(cls, "_extract_batch", counted)
+    audio = AudioLogMel(sr=8000, n_fft=256, hop_length=80, n_mels=20)
+    image = ImageEmbedder(device="cpu")
+    plain = (audio.fit_transform(X["audio"]), image.fit_transform(X["image"]))
+    with skmm.config_context(cache=str(tmp_path)):
+        first = (clone(audio).fit_transform(X["audio"]), clone(image).fit_transform(X["image"]))
+        rows.clear()
+        again = (clone(audio).fit_transform(X["audio"]), clone(image).fit_transform(X["image"]))
+        assert sum(rows.values()) == 0
+        clone(audio).set_params(n_mels=16).fit_transform(X["audio"])  # another parameter: misses
+        assert rows["AudioLogMel"] == 24
+    for a, b, c in zip(plain, first, again):
+        np.testing.assert_array_equal(a, b)
+        np.testing.assert_array_equal(b, c)

@@ -201,7 +201,11 @@ _PATH_KEYS_MAX = 2**17
 
 
 def _path_key(path, hash_files):
-    """Key of a str cell, memoised for regular files whose stat has not changed."""
+    """Key of a str cell, memoised for regular files whose stat has not changed.
+
+    With ``hash_files="content"`` too, a file is read again only when its size, mtime,
+    inode or device change.
+    """
     if not path or len(path) > _TEXT_MAX_PATH or "\n" in path:
         return cell_key(path, hash_files)
     try:

@@ -306,6 +306,9 @@ _SHARED_PARAMS_DOC = """sr : int, default=16000
         Append a ``present`` column (1.0 for decoded cells, 0.0 for missing ones).
     fill_value : float, default=0.0
         Value of every feature of a missing row.
+    cache : None, False, str, os.PathLike or skmm.FeatureCache, default=None
+        Feature cache (see :mod:`skmm.cache`): rows of cells seen before are read back
+        instead of recomputed. None uses ``skmm.get_config()["cache"]``; False turns it off.
     verbose : bool, default=False
         Show a progress bar over batches."""
 
@@ -386,6 +389,7 @@ class AudioLogMel(_SpectralAudioExtractor):
         add_indicator=False,
         fill_value=0.0,
         verbose=False,
+        cache=None,
     ):
         self.sr = sr
         self.n_fft = n_fft
@@ -409,6 +413,7 @@ class AudioLogMel(_SpectralAudioExtractor):
         self.add_indicator = add_indicator
         self.fill_value = fill_value
         self.verbose = verbose
+        self.cache = cache
 
 
 class AudioMFCC(_SpectralAudioExtractor):
@@ -491,6 +496,7 @@ class AudioMFCC(_SpectralAudioExtractor):
         add_indicator=False,
         fill_value=0.0,
         verbose=False,
+        cache=None,
     ):
         self.sr = sr
         self.n_mfcc = n_mfcc
@@ -516,6 +522,7 @@ class AudioMFCC(_SpectralAudioExtractor):
         self.add_indicator = add_indicator
         self.fill_value = fill_value
         self.verbose = verbose
+        self.cache = cache
 
     def _n_bands(self):
         return self.n_mfcc

@@ -136,6 +136,9 @@ class ImagePixels(_ImageExtractor):
         Append a ``present`` column (0 for missing or bad cells).
     max_pixels : int, default=40_000_000
         Larger images are refused before decoding (decompression-bomb guard).
+    cache : None, False, str, os.PathLike or skmm.FeatureCache, default=None
+        Feature cache (see :mod:`skmm.cache`): rows of cells seen before are read back
+        instead of recomputed. None uses ``skmm.get_config()["cache"]``; False turns it off.
     verbose : bool, default=False
         Show a progress bar.
 
@@ -172,6 +175,7 @@ class ImagePixels(_ImageExtractor):
         add_indicator=False,
         max_pixels=DEFAULT_MAX_PIXELS,
         verbose=False,
+        cache=None,
     ):
         self.size = size
         self.mode = mode
@@ -182,6 +186,7 @@ class ImagePixels(_ImageExtractor):
         self.add_indicator = add_indicator
         self.max_pixels = max_pixels
         self.verbose = verbose
+        self.cache = cache
 
     def _check_params(self):
         _check_size(self.size)
@@ -217,6 +222,9 @@ class ImageColorHistogram(_ImageExtractor):
     n_jobs : int or None, default=None
     add_indicator : bool, default=False
     max_pixels : int, default=40_000_000
+    cache : None, False, str, os.PathLike or skmm.FeatureCache, default=None
+        Feature cache (see :mod:`skmm.cache`): rows of cells seen before are read back
+        instead of recomputed. None uses ``skmm.get_config()["cache"]``; False turns it off.
     verbose : bool, default=False
 
     Attributes
@@ -250,6 +258,7 @@ class ImageColorHistogram(_ImageExtractor):
         add_indicator=False,
         max_pixels=DEFAULT_MAX_PIXELS,
         verbose=False,
+        cache=None,
     ):
         self.bins = bins
         self.mode = mode
@@ -260,6 +269,7 @@ class ImageColorHistogram(_ImageExtractor):
         self.add_indicator = add_indicator
         self.max_pixels = max_pixels
         self.verbose = verbose
+        self.cache = cache
 
     def _check_params(self):
         if not isinstance(self.bins, (int, np.integer)) or isinstance(self.bins, bool) or not 1 <= self.bins <= 256:
@@ -322,6 +332,9 @@ class ImageEmbedder(_ImageExtractor):
         Decoding threads.
     add_indicator : bool, default=False
     max_pixels : int, default=40_000_000
+    cache : None, False, str, os.PathLike or skmm.FeatureCache, default=None
+        Feature cache (see :mod:`skmm.cache`): rows of cells seen before are read back
+        instead of recomputed. None uses ``skmm.get_config()["cache"]``; False turns it off.
     verbose : bool, default=False
 
     Attributes
@@ -370,6 +383,7 @@ class ImageEmbedder(_ImageExtractor):
         add_indicator=False,
         max_pixels=DEFAULT_MAX_PIXELS,
         verbose=False,
+        cache=None,
     ):
         self.backbone = backbone
         self.weights = weights
@@ -384,6 +398,7 @@ class ImageEmbedder(_ImageExtractor):
         self.add_indicator = add_indicator
         self.max_pixels = max_pixels
         self.verbose = verbose
+        self.cache = cache
 
     def _check_params(self):
         from ._backbones import POOLINGS

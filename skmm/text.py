@@ -97,6 +97,9 @@ _COMMON_PARAMS_DOC = """\
         Missing rows are all zeros otherwise.
     batch_size : int, default=1024
         Documents per transform batch (peak memory is one batch's tokens).
+    cache : None, False, str, os.PathLike or skmm.FeatureCache, default=None
+        Feature cache (see :mod:`skmm.cache`): rows of cells seen before are read back
+        instead of recomputed. None uses ``skmm.get_config()["cache"]``; False turns it off.
     verbose : bool, default=False
         Show a progress bar over the batches."""
 
@@ -167,6 +170,7 @@ class TextWord2Vec(_TextExtractor):
         alpha=0.025, min_alpha=0.0001, epochs=5, pooling="mean", pretrained=None, workers=1,
         random_state=None, lowercase=True, token_pattern=DEFAULT_TOKEN_PATTERN,
         stop_words=None, on_error="raise", add_indicator=False, batch_size=1024, verbose=False,
+        cache=None,
     ):
         self.vector_size = vector_size
         self.window = window
@@ -189,6 +193,7 @@ class TextWord2Vec(_TextExtractor):
         self.add_indicator = add_indicator
         self.batch_size = batch_size
         self.verbose = verbose
+        self.cache = cache
 
     def _check_params(self):
         super()._check_params()
@@ -277,7 +282,7 @@ class TextDoc2Vec(_TextExtractor):
         self, vector_size=100, dm=1, window=5, min_count=1, hs=0, negative=5, sample=1e-3,
         alpha=0.025, min_alpha=0.0001, epochs=10, dbow_words=0, workers=1, random_state=None,
         lowercase=True, token_pattern=DEFAULT_TOKEN_PATTERN, stop_words=None,
-        on_error="raise", add_indicator=False, batch_size=1024, verbose=False,
+        on_error="raise", add_indicator=False, batch_size=1024, verbose=False, cache=None,
     ):
         self.vector_size = vector_size
         self.dm = dm
@@ -299,6 +304,7 @@ class TextDoc2Vec(_TextExtractor):
         self.add_indicator = add_indicator
         self.batch_size = batch_size
         self.verbose = verbose
+        self.cache = cache
 
     def _check_params(self):
         super()._check_params()
@@ -381,7 +387,7 @@ class TextTokenIds(_TextExtractor):
     def __init__(
         self, max_length=64, max_vocab=None, min_count=1, lowercase=True,
         token_pattern=DEFAULT_TOKEN_PATTERN, stop_words=None, on_error="raise",
-        add_indicator=False, batch_size=1024, verbose=False,
+        add_indicator=False, batch_size=1024, verbose=False, cache=None,
     ):
         self.max_length = max_length
         self.max_vocab = max_vocab
@@ -393,6 +399,7 @@ class TextTokenIds(_TextExtractor):
         self.add_indicator = add_indicator
         self.batch_size = batch_size
         self.verbose = verbose
+        self.cache = cache
 
     def _check_params(self):
         super()._check_params()
@@ -461,6 +468,9 @@ class TextSentenceEmbedder(_TextExtractor):
         What to do with a cell that is not text: raise, or treat it as missing.
     add_indicator : bool, default=False
         Append a ``present`` column (0.0 for missing or bad cells); missing rows are zeros.
+    cache : None, False, str, os.PathLike or skmm.FeatureCache, default=None
+        Feature cache (see :mod:`skmm.cache`): rows of cells seen before are read back
+        instead of recomputed. None uses ``skmm.get_config()["cache"]``; False turns it off.
     verbose : bool, default=False
         Show a progress bar over the batches.
 
@@ -484,7 +494,7 @@ class TextSentenceEmbedder(_TextExtractor):
 
     def __init__(
         self, model="all-MiniLM-L6-v2", batch_size=32, device="auto", normalize=True,
-        on_error="raise", add_indicator=False, verbose=False,
+        on_error="raise", add_indicator=False, verbose=False, cache=None,
     ):
         self.model = model
         self.batch_size = batch_size
@@ -493,6 +503,7 @@ class TextSentenceEmbedder(_TextExtractor):
         self.on_error = on_error
         self.add_indicator = add_indicator
         self.verbose = verbose
+        self.cache = cache
 
     def fit(self, X, y=None):
         """Load the model (nothing is learned from X); see BaseExtractor.fit."""

@@ -114,10 +114,13 @@ def _remove_leading_components(images):
     flat = images.reshape(len(images), -1).astype(np.float64)
     mean = flat.mean(axis=0)
     centred = flat - mean
-    _, s, vt = np.linalg.svd(centred, full_matrices=False)
-    ratio = np.cumsum(s**2) / np.sum(s**2)
+    # principal axes from the 784 x 784 scatter matrix (cheaper than an SVD of the data)
+    eigenvalues, eigenvectors = np.linalg.eigh(centred.T @ centred)
+    order = np.argsort(eigenvalues)[::-1]
+    eigenvalues, axes = eigenvalues[order], eigenvectors[:, order].T
+    ratio = np.cumsum(eigenvalues) / np.sum(eigenvalues)
     k = int(np.searchsorted(ratio, HARD_VARIANCE_REMOVED) + 1)
-    residual = centred - centred @ vt[:k].T @ vt[:k] + mean
+    residual = centred - centred @ axes[:k].T @ axes[:k] + mean
     lo, hi = residual.min(), residual.max()
     scaled = np.rint((residual - lo) / (hi - lo) * 255.0)
     return scaled.astype(np.uint8).reshape(images.shape), k

@@ -297,14 +297,19 @@ def robustness_report(estimator, X, y, *, perturbations=None, levels=(0.0, 0.25,
 # ------------------------------------------------------------------ displays
 
 
-def _axes(ax):
-    plt = import_optional("matplotlib.pyplot", "plot", "plots")
-    if ax is None:
-        _, ax = plt.subplots(figsize=(6, 4))
-    return ax
+class _Display:
+    """Shared ``plot(ax=None)``: draw on ``ax`` (a new figure by default), keep ``ax_``/``figure_``."""
+
+    def plot(self, ax=None):
+        if ax is None:
+            plt = import_optional("matplotlib.pyplot", "plot", "plots")
+            _, ax = plt.subplots(figsize=(6, 4))
+        self._draw(ax)
+        self.ax_, self.figure_ = ax, ax.figure
+        return self
 
 
-class ModalityImportanceDisplay:
+class ModalityImportanceDisplay(_Display):
     """Bar chart of :func:`modality_importance`.
 
     Examples
@@ -312,7 +317,11 @@ class ModalityImportanceDisplay:
     >>> import pandas as pd
     >>> table = pd.DataFrame({"importance_mean": [0.3, 0.1], "importance_std": [0.02, 0.01]},
     ...                      index=pd.Index(["image", "audio"], name="modality"))
-    >>> display = ModalityImportanceDisplay(table).plot()  # doctest: +SKIP
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> display = ModalityImportanceDisplay(table).plot()
+    >>> [label.get_text() for label in display.ax_.get_yticklabels()]
+    ['audio', 'image']
     """
 
     def __init__(self, importances):
@@ -322,18 +331,15 @@ class ModalityImportanceDisplay:
     def from_estimator(cls, estimator, X, y, *, ax=None, **kwargs):
         return cls(modality_importance(estimator, X, y, **kwargs)).plot(ax=ax)
 
-    def plot(self, ax=None):
-        ax = _axes(ax)
+    def _draw(self, ax):
         table = self.importances.iloc[::-1]
         ax.barh(table.index.astype(str), table["importance_mean"], xerr=table["importance_std"],
                 color="#4C72B0")
         ax.set_xlabel("score drop when the modality is shuffled")
         ax.set_title("Modality importance")
-        self.ax_, self.figure_ = ax, ax.figure
-        return self
 
 
-class RobustnessDisplay:
+class RobustnessDisplay(_Display):
     """Line plot of :func:`robustness_report`: score against perturbation level."""
 
     def __init__(self, report):
@@ -343,19 +349,16 @@ class RobustnessDisplay:
     def from_estimator(cls, estimator, X, y, *, ax=None, **kwargs):
         return cls(robustness_report(estimator, X, y, **kwargs)).plot(ax=ax)
 
-    def plot(self, ax=None):
-        ax = _axes(ax)
+    def _draw(self, ax):
         for (modality, name), part in self.report.groupby(["modality", "perturbation"], sort=False):
             ax.plot(part["level"], part["score"], marker="o", label=f"{modality}: {name}")
         ax.set_xlabel("perturbation level")
         ax.set_ylabel("score")
         ax.set_title("Robustness")
         ax.legend(fontsize="small")
-        self.ax_, self.figure_ = ax, ax.figure
-        return self
 
 
-class TrainingCurveDisplay:
+class TrainingCurveDisplay(_Display):
     """Training (and validation) loss per epoch from a fitted skorch net's history."""
 
     def __init__(self, history):
@@ -371,8 +374,7 @@ class TrainingCurveDisplay:
             )
         return cls(history).plot(ax=ax)
 
-    def plot(self, ax=None):
-        ax = _axes(ax)
+    def _draw(self, ax):
         epochs = [row["epoch"] for row in self.history]
         for key in ("train_loss", "valid_loss"):
             values = [row.get(key) for row in self.history]
@@ -381,5 +383,3 @@ class TrainingCurveDisplay:
         ax.set_xlabel("epoch")
         ax.set_ylabel("loss")
         ax.legend()
-        self.ax_, self.figure_ = ax, ax.figure
-        return self

@@ -112,3 +112,19 @@ def test_inputs_are_validated():
     X = pd.DataFrame({"text": ["a", "b"]})
     with pytest.raises(InvalidInputError, match="levels"):
         robustness_report(LogisticRegression(), X, [0, 1], levels=(2.0,))
+
+
+def test_training_curve_reads_a_fitted_net_history():
+    matplotlib = pytest.importorskip("matplotlib")
+    matplotlib.use("Agg")
+    from skmm.evaluation import TrainingCurveDisplay
+    from skmm.nets import FusionNetClassifier
+
+    X = np.random.RandomState(0).normal(size=(60, 4)).astype(np.float32)
+    y = (X[:, 0] > 0).astype(int)
+    net = FusionNetClassifier(hidden_sizes=(8,), max_epochs=4, random_state=0).fit(X, y)
+    display = TrainingCurveDisplay.from_estimator(make_pipeline(net))
+    (line,) = display.ax_.lines
+    assert list(line.get_xdata()) == [1, 2, 3, 4]
+    with pytest.raises(InvalidInputError, match="no training history"):
+        TrainingCurveDisplay.from_estimator(FusionNetClassifier())

@@ -19,7 +19,7 @@ from sklearn.preprocessing import StandardScaler
 from ._base import progress
 from .exceptions import InvalidInputError
 
-LAYER_OPERATORS = ("concat",)
+LAYER_OPERATORS = ("gated", "lowrank", "attention")
 
 
 def _extractors(data_name):

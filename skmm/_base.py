@@ -119,6 +119,10 @@ def effective_threads(n_jobs):
     return max(1, cores + 1 + n_jobs) if n_jobs < 0 else int(n_jobs)
 
 
+#: Cells whose decoding reads files or runs a codec or resampler (worth a thread pool).
+_CELLS_WORTH_THREADS = (str, os.PathLike, bytes, bytearray, memoryview, tuple)
+
+
 def decode_many(decode, cells, positions, n_threads):
     """Decode ``cells`` (in threads when it pays). Returns (decoded, errors).
 
@@ -136,7 +140,9 @@ def decode_many(decode, cells, positions, n_threads):
         except Exception as exc:  # never let a library's bare traceback escape
             return None, f"{type(exc).__name__}: {exc}"
 
-    if n_threads > 1 and len(cells) > 1:
+    # in-memory arrays decode in microseconds: a thread pool would cost more than it saves
+    needs_work = any(isinstance(c, _CELLS_WORTH_THREADS) for c in cells)
+    if n_threads > 1 and len(cells) > 1 and needs_work:
         from concurrent.futures import ThreadPoolExecutor
 
         with ThreadPoolExecutor(max_workers=min(n_threads, len(cells))) as pool:

@@ -23,6 +23,17 @@ def _data_home_with(*relative):
     return home
 
 
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Tiny nets run fastest on one torch thread (and do not fight other processes for cores)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture
 def fsdd_home():
     """Data home holding FSDD and MNIST (AV-Digits); skips (or fails in CI) without them."""

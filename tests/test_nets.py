@@ -23,13 +23,7 @@ FAST = dict(hidden_sizes=(16,), lr=0.02, batch_size=32, random_state=0)
 EXPECTED_FAILED_CHECKS = {}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny nets run fastest on one thread (and do not fight other processes for cores)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @parametrize_with_checks(

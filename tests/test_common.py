@@ -112,3 +112,26 @@ def test_skmm_contract(name, cls):
     else:
         assert is_classifier(estimator) or is_regressor(estimator)
         np.testing.assert_array_equal(restored.predict(X), estimator.predict(X))
+
+
+def _output(estimator, X):
+    return estimator.transform(X) if hasattr(estimator, "transform") else estimator.predict(X)
+
+
+@pytest.mark.parametrize("name, cls", ESTIMATORS, ids=IDS)
+def test_two_fits_with_a_fixed_random_state_are_identical(name, cls):
+    X, y = sample_input(cls)
+    first = _output(make_estimator(cls).fit(X, y), X)
+    second = _output(make_estimator(cls).fit(X, y), X)
+    np.testing.assert_array_equal(first, second)
+
+
+@pytest.mark.parametrize("name, cls", ESTIMATORS, ids=IDS)
+def test_joblib_round_trip_gives_identical_output(name, cls, tmp_path):
+    import joblib
+
+    X, y = sample_input(cls)
+    estimator = make_estimator(cls).fit(X, y)
+    joblib.dump(estimator, tmp_path / "model.joblib")
+    np.testing.assert_array_equal(_output(joblib.load(tmp_path / "model.joblib"), X),
+                                  _output(estimator, X))

@@ -128,3 +128,32 @@ def test_training_curve_reads_a_fitted_net_history():
     assert list(line.get_xdata()) == [1, 2, 3, 4]
     with pytest.raises(InvalidInputError, match="no training history"):
         TrainingCurveDisplay.from_estimator(FusionNetClassifier())
+
+
+@pytest.mark.realdata
+def test_modality_importance_on_av_digits_hard_ranks_both_modalities_above_noise(fsdd_home):
+    from threadpoolctl import threadpool_limits
+
+    from skmm import AudioLogMel, ImagePixels, make_modality_union
+    from skmm.datasets import load_av_digits
+
+    X, y = load_av_digits(data_home=fsdd_home, variant="hard", return_X_y=True)
+    rows = np.random.RandomState(0).permutation(len(X))[:600]
+    X, y = X.iloc[rows].reset_index(drop=True), y[rows]
+    rng = np.random.RandomState(1)
+    X["noise"] = [rng.normal(0, 0.1, 4000).astype(np.float32) for _ in range(len(X))]
+    features = make_modality_union({
+        "image": ImagePixels(size=(14, 14), mode="L"),
+        "audio": AudioLogMel(sr=8000, n_fft=256, hop_length=80, n_mels=32),
+        "noise": AudioLogMel(sr=8000, n_fft=256, hop_length=80, n_mels=32),
+    })
+    from sklearn.preprocessing import StandardScaler
+
+    model = make_pipeline(features, StandardScaler(), LogisticRegression(C=0.05, max_iter=300))
+    train, test = np.arange(400), np.arange(400, 600)
+    with threadpool_limits(1):
+        model.fit(X.iloc[train], y[train])
+        table = modality_importance(model, X.iloc[test], y[test], n_repeats=3, random_state=0)
+    noise = table.loc["noise", "importance_mean"]
+    assert table.loc["image", "importance_mean"] > noise + 0.05, table
+    assert table.loc["audio", "importance_mean"] > noise + 0.02, table

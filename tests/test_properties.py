@@ -64,3 +64,60 @@ def test_column_intake_gives_cells_or_invalid_input(column):
     assert isinstance(cells, list)
     for cell in cells:
         is_missing(cell)  # never raises
+
+
+# ------------------------------------------------------------------ extractor entry points
+
+
+def _fitted_extractors():
+    import skmm
+    from skmm._base import BaseExtractor
+
+    from test_bad_inputs import modality_of
+    from test_common import make_estimator, sample_input
+
+    fitted = []
+    for name in skmm.__all__:
+        cls = getattr(skmm, name)
+        if isinstance(cls, type) and issubclass(cls, BaseExtractor):
+            X, y = sample_input(cls, n=12)
+            fitted.append(pytest.param(make_estimator(cls).fit(X, y), modality_of(cls), id=name))
+    return fitted
+
+
+_cells_by_modality = {
+    "image": st.one_of(
+        hnp.arrays(np.uint8, hnp.array_shapes(min_dims=2, max_dims=3, min_side=1, max_side=9)),
+        _other_cells,
+    ),
+    "audio": st.one_of(
+        hnp.arrays(np.float32, st.integers(0, 600), elements=st.floats(-1, 1, width=32)),
+        st.tuples(hnp.arrays(np.float32, st.integers(1, 300), elements=st.floats(-1, 1, width=32)),
+                  st.sampled_from([8000, 16000, 22050])),
+        _other_cells,
+    ),
+    "text": st.one_of(st.text(max_size=40), _other_cells),
+}
+
+
+@pytest.mark.parametrize("extractor, modality", _fitted_extractors())
+def test_extractors_give_valid_rows_or_invalid_input_error(extractor, modality):
+    import copy
+
+    ignoring = copy.deepcopy(extractor).set_params(on_error="ignore")
+
+    @settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(column=st.lists(_cells_by_modality[modality], min_size=1, max_size=5))
+    def check(column):
+        n_out = len(extractor.get_feature_names_out())
+        try:
+            out = extractor.transform(column)
+        except InvalidInputError:
+            out = None
+        if out is not None:
+            assert out.shape == (len(column), n_out) and out.dtype == np.float32
+            assert np.isfinite(out).all()
+        quiet = ignoring.transform(column)
+        assert quiet.shape == (len(column), n_out) and np.isfinite(quiet).all()
+
+    check()

@@ -28,7 +28,7 @@ from skmm.datasets._synthetic import _WORDS  # noqa: E402
 from skmm.exceptions import InvalidInputError  # noqa: E402
 from skmm.fusion import make_late_fusion, make_modality_union  # noqa: E402
 from skmm.nets import FusionNetClassifier, FusionNetRegressor  # noqa: E402
-from test_nets import one_thread  # noqa: E402, F401  (autouse: tiny nets on one thread)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 NET = dict(hidden_sizes=(32,), max_epochs=30, lr=0.01, batch_size=32, random_state=0)
 

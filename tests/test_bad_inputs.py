@@ -5,31 +5,24 @@ InvalidInputError that lists the bad row with its index and path; ``on_error="wa
 ``"ignore"`` turn bad cells into flagged missing rows; no mode ever drops a row.
 """
 
-import inspect
 import warnings
 
 import numpy as np
 import pandas as pd
 import pytest
 
-import skmm
 from skmm._base import BaseExtractor
 from skmm.datasets import make_multimodal_classification
 from skmm.exceptions import InvalidInputError
 
 from conftest import png_bytes, write_wav
-from test_common import make_estimator
+from test_common import make_estimator, public_estimators
 
 MODALITY = {"Audio": "audio", "Image": "image", "Text": "text"}
 
 
 def extractors():
-    found = []
-    for name in skmm.__all__:
-        obj = getattr(skmm, name)
-        if inspect.isclass(obj) and issubclass(obj, BaseExtractor):
-            found.append(obj)
-    return found
+    return [cls for _, cls in public_estimators() if issubclass(cls, BaseExtractor)]
 
 
 def modality_of(cls):

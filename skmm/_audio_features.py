@@ -229,13 +229,20 @@ def pool(flat, layout, stats):
     return torch.cat([blocks[s] for s in stats], dim=1)
 
 
-def frames_block(flat, layout, n_frames, pad_rows):
-    """The first ``n_frames`` frames of each clip, padded with ``pad_rows``: (b, C, n_frames)."""
+def frames_block(flat, layout, n_frames, pad_rows=None):
+    """The first ``n_frames`` frames of each clip: (b, C, n_frames).
+
+    A clip with fewer frames is padded with its row of ``pad_rows`` (b, C), or, when
+    ``pad_rows`` is None, with its own frames repeated from the start.
+    """
     import torch
 
     t = np.arange(n_frames)
-    last = np.maximum(layout.n_valid[:, None] - 1, 0)
-    index = layout.offsets[:, None] + np.minimum(t[None, :], last)
+    n_valid = np.maximum(layout.n_valid[:, None], 1)
+    if pad_rows is None:
+        index = layout.offsets[:, None] + t[None, :] % n_valid
+        return flat[torch.as_tensor(index, device=flat.device)].transpose(1, 2)
+    index = layout.offsets[:, None] + np.minimum(t[None, :], n_valid - 1)
     inside = t[None, :] < layout.n_valid[:, None]
     block = flat[torch.as_tensor(index, device=flat.device)]  # (b, n_frames, C)
     mask = torch.as_tensor(inside, device=flat.device)[:, :, None]

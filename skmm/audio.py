@@ -48,6 +48,7 @@ from ._io import decode_audio
 from .exceptions import InvalidInputError
 
 _OUTPUTS = ("stats", "frames")
+_PAD_MODES = ("minimum", "silence", "wrap")
 
 
 def _is_int(value):
@@ -146,6 +147,11 @@ class _SpectralAudioExtractor(BaseExtractor):
                 f"{self.delta_width!r}."
             )
         _check_int("n_frames", self.n_frames, 1, "Use e.g. n_frames=100.", allow_none=True)
+        if self.pad_mode not in _PAD_MODES:
+            raise InvalidInputError(
+                f"pad_mode must be one of {_PAD_MODES} (how output='frames' pads a clip shorter "
+                f"than n_frames), got {self.pad_mode!r}."
+            )
         if not _is_number(self.fill_value):
             raise InvalidInputError(f"fill_value must be a finite number, got {self.fill_value!r}.")
 
@@ -247,13 +253,25 @@ class _SpectralAudioExtractor(BaseExtractor):
             if self.output == "stats":
                 rows = torch.cat([pool(c, layout, self.stats_) for c in channels], dim=1)
             else:
-                silent_rows = self._bands_from_db(silence[:, None].expand(-1, self.n_mels))
-                pads = [silent_rows] + [torch.zeros_like(silent_rows)] * self.deltas
+                pads = self._frame_pads(db, silence, layout)
                 blocks = [
                     frames_block(c, layout, self.n_frames_, p) for c, p in zip(channels, pads)
                 ]
                 rows = torch.cat(blocks, dim=1).reshape(len(decoded), -1)
         return rows.to("cpu", torch.float32).numpy()
+
+    def _frame_pads(self, db, silence, layout):
+        """Per channel, the (b, n_bands) row that pads short clips, or None to wrap them."""
+        import torch
+
+        if self.pad_mode == "wrap":
+            return [None] * (1 + self.deltas)
+        if self.pad_mode == "silence":
+            level = silence[:, None].expand(-1, self.n_mels)
+        else:  # "minimum": each mel band's quietest value over the clip's own frames
+            level = pool(db, layout, ("min",))
+        static = self._bands_from_db(level)
+        return [static] + [torch.zeros_like(static)] * self.deltas
 
 
 _SHARED_PARAMS_DOC = """sr : int, default=16000
@@ -280,7 +298,7 @@ _SHARED_PARAMS_DOC = """sr : int, default=16000
     output : {"stats", "frames"}, default="stats"
         "stats" pools each band over the clip's frames into ``stats``; "frames" gives
         the first ``n_frames`` frames of each band (clips with fewer frames are
-        padded with the value of silence for the clip, and with 0 for deltas).
+        padded as ``pad_mode`` says).
     stats : sequence of {"mean", "std", "min", "max"}, default=("mean", "std")
         Statistics over time for ``output="stats"`` (std is the population std).
     deltas : {0, 1, 2}, default=0
@@ -291,6 +309,17 @@ _SHARED_PARAMS_DOC = """sr : int, default=16000
     n_frames : int or None, default=None
         Frames kept per band for ``output="frames"``; None derives it from
         ``duration`` (one of the two is needed).
+    pad_mode : {"minimum", "silence", "wrap"}, default="minimum"
+        How ``output="frames"`` pads a clip shorter than ``n_frames``. "minimum": each
+        mel band gets its own quietest value over the clip (the clip's background
+        level: its silence when it has some, its noise floor when it is noisy), and
+        deltas get 0. "silence": the value a frame of zeros gets under the clip's
+        ``top_db`` floor (what zero-padding the waveform gives), deltas 0. "wrap": the
+        clip's frames repeated. In a noisy clip "silence" lies far below every real
+        frame, and a network's input scaling then squeezes the speech into a sliver of
+        its range: on AV-Digits (hard) a 1-D CNN on 40 x 48 log-mel frames reaches 0.42
+        accuracy with "silence" padding and 0.73 with "minimum" (5-fold, 20 epochs,
+        ``benchmarks/bench_fusion.py``).
     device : str, default="cpu"
         Torch device of the spectrogram ("cpu", "cuda", "cuda:1", "mps" or "auto").
         The FFT runs in float64 (as librosa's does) except on MPS (float32); the
@@ -382,6 +411,7 @@ class AudioLogMel(_SpectralAudioExtractor):
         deltas=0,
         delta_width=9,
         n_frames=None,
+        pad_mode="minimum",
         device="cpu",
         batch_size=256,
         n_jobs=None,
@@ -406,6 +436,7 @@ class AudioLogMel(_SpectralAudioExtractor):
         self.deltas = deltas
         self.delta_width = delta_width
         self.n_frames = n_frames
+        self.pad_mode = pad_mode
         self.device = device
         self.batch_size = batch_size
         self.n_jobs = n_jobs
@@ -489,6 +520,7 @@ class AudioMFCC(_SpectralAudioExtractor):
         deltas=0,
         delta_width=9,
         n_frames=None,
+        pad_mode="minimum",
         device="cpu",
         batch_size=256,
         n_jobs=None,
@@ -515,6 +547,7 @@ class AudioMFCC(_SpectralAudioExtractor):
         self.deltas = deltas
         self.delta_width = delta_width
         self.n_frames = n_frames
+        self.pad_mode = pad_mode
         self.device = device
         self.batch_size = batch_size
         self.n_jobs = n_jobs

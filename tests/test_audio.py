@@ -13,6 +13,7 @@ import re
 import numpy as np
 import pandas as pd
 import pytest
+from scipy.fft import dct
 from sklearn.base import clone
 
 from skmm import AudioLogMel, AudioMFCC
@@ -46,8 +47,6 @@ def librosa_db(y, n_mfcc=None, top_db=80.0, **params):
     S = librosa.power_to_db(librosa.feature.melspectrogram(y=y, **kw), top_db=top_db)
     if n_mfcc is None:
         return S
-    from scipy.fft import dct
-
     return dct(S, axis=0, type=2, norm="ortho")[:n_mfcc]
 
 
@@ -126,8 +125,8 @@ def test_mfcc_matches_librosa_feature_mfcc_with_lifter():
 def test_frames_match_librosa_and_pad_with_silence():
     clips = synthetic_clips()
     n_frames = 60
-    ours = AudioLogMel(output="frames", n_frames=n_frames).fit_transform(clips)
-    mfcc = AudioMFCC(output="frames", n_frames=n_frames).fit_transform(clips)
+    ours = AudioLogMel(output="frames", n_frames=n_frames, pad_mode="silence").fit_transform(clips)
+    mfcc = AudioMFCC(output="frames", n_frames=n_frames, pad_mode="silence").fit_transform(clips)
     for row, mrow, y in zip(ours, mfcc, clips):
         ref = librosa_db(y)
         block = row.reshape(64, n_frames)
@@ -137,6 +136,48 @@ def test_frames_match_librosa_and_pad_with_silence():
         np.testing.assert_allclose(block[:, kept:], max(-100.0, ref.max() - 80.0), atol=1e-4)
         ref_mfcc = librosa.feature.mfcc(y=y, **BASE)
         assert_librosa_close(mrow.reshape(20, n_frames)[:, :kept], ref_mfcc[:, :n_frames])
+
+
+def test_frames_pad_with_each_bands_minimum_by_default():
+    clips = synthetic_clips()
+    n_frames, n_mfcc = 60, 13
+    logmel = AudioLogMel(output="frames", n_frames=n_frames, deltas=1).fit_transform(clips)
+    mfcc = AudioMFCC(output="frames", n_frames=n_frames, n_mfcc=n_mfcc).fit_transform(clips)
+    for row, mrow, y in zip(logmel, mfcc, clips):
+        ref = librosa_db(y)
+        kept = min(n_frames, ref.shape[1])
+        static, delta = row.reshape(2, 64, n_frames)
+        assert_librosa_close(static[:, :kept], ref[:, :n_frames])
+        floor = np.broadcast_to(ref.min(axis=1, keepdims=True), (64, n_frames - kept))
+        assert_librosa_close(static[:, kept:], floor)
+        assert (delta[:, kept:] == 0).all()
+        # an MFCC pad frame is the cepstrum of that quietest mel frame
+        pad_cepstrum = dct(ref.min(axis=1), type=2, norm="ortho")[:n_mfcc]
+        assert_librosa_close(mrow.reshape(n_mfcc, n_frames)[:, kept:],
+                             np.repeat(pad_cepstrum[:, None], n_frames - kept, axis=1))
+
+
+def test_frames_wrap_repeats_a_short_clip():
+    clips = synthetic_clips()
+    n_frames = 200  # longer than every clip
+    rows = AudioLogMel(output="frames", n_frames=n_frames, deltas=1,
+                       pad_mode="wrap").fit_transform(clips)
+    for row, y in zip(rows, clips):
+        ref = librosa_db(y)
+        ref_delta = librosa.feature.delta(ref, order=1)
+        repeat = np.arange(n_frames) % ref.shape[1]
+        static, delta = row.reshape(2, 64, n_frames)
+        assert_librosa_close(static, ref[:, repeat])
+        assert_librosa_close(delta, ref_delta[:, repeat])
+
+
+def test_pad_mode_leaves_long_clips_and_stats_alone():
+    clips = [tone(440, 1.0), tone(880, 1.0)]
+    for output, params in (("frames", {"n_frames": 20}), ("stats", {})):
+        rows = [AudioLogMel(output=output, pad_mode=mode, **params).fit_transform(clips)
+                for mode in ("minimum", "silence", "wrap")]
+        np.testing.assert_array_equal(rows[0], rows[1])
+        np.testing.assert_array_equal(rows[0], rows[2])
 
 
 @pytest.mark.realdata
@@ -272,6 +313,7 @@ def test_clone_and_pickle_round_trip(cls):
         ({"deltas": 3}, "deltas"),
         ({"delta_width": 4}, "delta_width"),
         ({"n_frames": 0}, "n_frames"),
+        ({"output": "frames", "n_frames": 10, "pad_mode": "zeros"}, "pad_mode must be one of"),
         ({"output": "frames"}, "n_frames=... .*duration="),
         ({"device": "tpu"}, "device"),
         ({"fill_value": "zero"}, "fill_value"),

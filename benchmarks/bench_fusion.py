@@ -5,7 +5,9 @@ column; both extractors are stateless, so extracting before the split leaks noth
 then every model is cross-validated on them with the same stratified 5-fold split:
 
 * image only, audio only: FusionNetClassifier on one block (a CNN over the pixels, a 1-D
-  CNN over the log-mel frames);
+  CNN over the log-mel frames, short clips padded with each band's minimum); the audio
+  model once more on frames padded with silence (``pad_mode="silence"``), which shows
+  what the padding does to training;
 * early fusion: StandardScaler then FusionNetClassifier on the concatenated features as
   a plain array (one block: an MLP over the row);
 * late fusion: make_late_fusion of the two single-modality nets (stacked out-of-fold
@@ -35,21 +37,26 @@ import numpy as np
 
 OPERATORS = ("concat", "sum", "gated", "tensor", "lowrank", "attention")
 SEED = 0
+SILENCE_PAD = "audio only, pad_mode='silence'"
+
+
+def audio_frames(pad_mode="minimum"):
+    from skmm import AudioLogMel
+
+    return AudioLogMel(sr=8000, n_fft=256, hop_length=128, n_mels=40, output="frames",
+                       n_frames=48, pad_mode=pad_mode, add_indicator=True)
 
 
 def extract(X):
-    """Features of X and of X with every audio cell removed (one extraction each)."""
-    from skmm import AudioLogMel, ImagePixels, make_modality_union
+    """Features of X, of X with every audio cell removed, and the audio padded with silence."""
+    from skmm import ImagePixels, make_modality_union
 
-    union = make_modality_union({
-        "image": ImagePixels(size=(28, 28)),
-        "audio": AudioLogMel(sr=8000, n_fft=256, hop_length=128, n_mels=40, output="frames",
-                             n_frames=48, add_indicator=True),
-    })
+    union = make_modality_union({"image": ImagePixels(size=(28, 28)), "audio": audio_frames()})
     features = union.fit_transform(X)
     no_audio = X.copy()
     no_audio["audio"] = None
-    return features, union.transform(no_audio)
+    silence = make_modality_union({"audio": audio_frames("silence")}).fit_transform(X)
+    return features, union.transform(no_audio), silence
 
 
 def net(epochs, **params):
@@ -67,7 +74,7 @@ def make_model(name, columns, epochs):
 
     if name == "image only":
         return net(epochs), columns["image"]
-    if name == "audio only":
+    if name in ("audio only", SILENCE_PAD):
         return net(epochs), columns["audio"]
     if name == "early fusion":  # a plain array: one block, an MLP over the row
         return make_pipeline(StandardScaler(), net(epochs)), None
@@ -79,11 +86,13 @@ def make_model(name, columns, epochs):
     return net(epochs, fusion=name, aux_weight=1.0), columns["all"]
 
 
-def run_one(name, fold, train, test, features, no_audio, y, epochs):
+def run_one(name, fold, train, test, features, no_audio, silence, y, epochs):
     """Fit one model on one fold; accuracy on the test fold (and without audio)."""
     import torch
 
     torch.set_num_threads(1)
+    if name == SILENCE_PAD:  # the same audio model on frames padded the old way
+        features = no_audio = silence
     columns = {
         "image": [c for c in features.columns if c.startswith("image__")],
         "audio": [c for c in features.columns if c.startswith("audio__")],
@@ -127,21 +136,22 @@ def main():
         keep = np.random.default_rng(SEED).choice(len(X), 600, replace=False)
         X, y = X.iloc[keep].reset_index(drop=True), y[keep]
     t1 = time.perf_counter()
-    features, no_audio = extract(X)
+    features, no_audio, silence = extract(X)
     extract_time = time.perf_counter() - t1
     print(f"loaded in {t1 - t0:.1f} s, features {features.shape} extracted once in "
           f"{extract_time:.1f} s", flush=True)
 
-    names = ["image only", "audio only", "early fusion", "late fusion", *OPERATORS,
+    names = ["image only", "audio only", SILENCE_PAD, "early fusion", "late fusion", *OPERATORS,
              "attention + modality_dropout=0.2"]
     splits = list(StratifiedKFold(n_folds, shuffle=True, random_state=SEED).split(features, y))
     # longest fits first, so that the two workers finish together
     order = ["late fusion", *OPERATORS, "attention + modality_dropout=0.2", "image only",
-             "audio only", "early fusion"]
+             "audio only", SILENCE_PAD, "early fusion"]
     tasks = [(name, k) for name in order for k in range(n_folds)]
     t2 = time.perf_counter()
     results = Parallel(n_jobs=args.jobs, verbose=5)(
-        delayed(run_one)(name, k, *splits[k], features, no_audio, y, epochs) for name, k in tasks
+        delayed(run_one)(name, k, *splits[k], features, no_audio, silence, y, epochs)
+        for name, k in tasks
     )
     wall = time.perf_counter() - t2
 
@@ -208,6 +218,8 @@ def report(table, results, n_folds, epochs, n_samples, extract_time, wall, args)
         "|---|---|---|---|",
     ]
     for name, row in table.items():
+        if name == SILENCE_PAD:  # its audio block is another extraction: not this test
+            continue
         label = f"layer-level: {name}" if name in OPERATORS else name
         lines.append(f"| {label} | {row['mean']:.4f} | {row['no_audio']:.4f} | "
                      f"{row['no_audio_std']:.4f} |")

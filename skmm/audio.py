@@ -312,8 +312,8 @@ _SHARED_PARAMS_DOC = """sr : int, default=16000
     pad_mode : {"minimum", "silence", "wrap"}, default="minimum"
         How ``output="frames"`` pads a clip shorter than ``n_frames``. "minimum": each
         mel band gets its own quietest value over the clip (the clip's background
-        level: its silence when it has some, its noise floor when it is noisy), and
-        deltas get 0. "silence": the value a frame of zeros gets under the clip's
+        level: its silence when it has some, its noise floor when it is noisy; MFCCs
+        pad with the cepstrum of that quietest mel frame), and deltas get 0. "silence": the value a frame of zeros gets under the clip's
         ``top_db`` floor (what zero-padding the waveform gives), deltas 0. "wrap": the
         clip's frames repeated. In a noisy clip "silence" lies far below every real
         frame, and a network's input scaling then squeezes the speech into a sliver of

@@ -472,6 +472,23 @@ def test_estimator_prediction_ignores_a_missing_modality_fill():
         net.predict(other)
 
 
+def test_a_scaled_or_imputed_presence_column_is_refused_with_the_fix():
+    from sklearn.preprocessing import StandardScaler
+
+    X, y, union = image_audio(n=40, missing=0.25)
+    net = FusionNetClassifier(max_epochs=1, branch_width=8, hidden_sizes=(16,), random_state=0)
+    scaled = make_pipeline(union, StandardScaler().set_output(transform="pandas"), clone(net))
+    with pytest.raises(InvalidInputError, match=r"'image__present' of modality 'image' must hold 1 \(present\) or 0"):
+        scaled.fit(X, y)
+    features = union.fit_transform(X)
+    fitted = clone(net).fit(features, y)
+    for value in (0.5, np.nan, 2.0):
+        bad = features.copy()
+        bad.loc[3, "image__present"] = value
+        with pytest.raises(InvalidInputError, match="row 3 holds"):
+            fitted.predict(bad)
+
+
 def test_estimator_default_module_and_parameters():
     rng = np.random.default_rng(0)
     X, y = rng.normal(size=(40, 6)).astype(np.float32), np.arange(40) % 2

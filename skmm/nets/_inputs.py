@@ -99,7 +99,7 @@ def validate_X(estimator, X, y="no_validation", reset=True, y_kwargs=None):
                         f"{_NUMERIC_FIX}") from exc
         raise
     Xv = out[0] if isinstance(out, tuple) else out
-    estimator._check_finite(Xv)
+    estimator._check_values(Xv)
     return out
 
 

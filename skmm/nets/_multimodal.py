@@ -507,6 +507,26 @@ def net_module(net, n_features, n_outputs, X=None):
     )
 
 
+def check_presence_column(values, block, feature_names=None):
+    """Refuse a presence column holding anything but 0 (missing) and 1 (present).
+
+    A scaler in front of the net is the usual cause: it turns the flags into other
+    numbers, and the masks would silently read them wrong.
+    """
+    wrong = (values != 0) & (values != 1)
+    if not wrong.any():
+        return
+    rows = np.flatnonzero(wrong)
+    column = feature_names[block.mask] if feature_names is not None else f"column {block.mask}"
+    raise InvalidInputError(
+        f"the presence column {column!r} of modality {block.name!r} must hold 1 (present) or "
+        f"0 (missing), but row {rows[0]} holds {float(values[rows[0]]):g} ({len(rows)} row(s) in all "
+        "hold other values). It was probably scaled or imputed on its way to the net. Fix: "
+        "pass it through unchanged, e.g. leave it out of the scaler with a ColumnTransformer "
+        "(the net standardises each block itself, so it needs no scaler in front)."
+    )
+
+
 class LayerFusionMixin:
     """Layer-level fusion for the fusion nets (a mixin placed before ``FusionNetBase``).
 
@@ -529,21 +549,25 @@ class LayerFusionMixin:
                 return module
         return super()._build_module(n_features, n_outputs, X)
 
-    def _check_finite(self, X):
+    def _check_values(self, X):
+        try:
+            layout = infer_layout(getattr(self, "feature_names_in_", None), X.shape[1],
+                                  getattr(self, "modalities", None), getattr(self, "shapes", None))
+        except InvalidInputError:
+            layout = ()  # fit reports a bad layout with its own message
+        names = getattr(self, "feature_names_in_", None)
+        for block in layout:
+            if block.mask is not None:
+                check_presence_column(X[:, block.mask], block, names)
         # NaN/inf are fine where a block is missing: its values are never read.
         bad = ~np.isfinite(X)
         if bad.any():
-            try:
-                layout = infer_layout(getattr(self, "feature_names_in_", None), X.shape[1],
-                                      getattr(self, "modalities", None), getattr(self, "shapes", None))
-            except InvalidInputError:
-                layout = ()
             for block in layout:
-                if block.mask is not None and np.isfinite(X[:, block.mask]).all():
-                    absent = ~(X[:, block.mask] > 0.5)
+                if block.mask is not None:
+                    absent = X[:, block.mask] != 1
                     bad[np.ix_(absent, list(block.columns))] = False
             if bad.any():
-                super()._check_finite(np.where(bad, X, 0.0))
+                super()._check_values(np.where(bad, X, 0.0))
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
         if not isinstance(y_pred, tuple):

@@ -346,7 +346,7 @@ class FusionNetBase:
         self.check_is_fitted()
         return validate_X(self, X, reset=False)
 
-    def _check_finite(self, X):
+    def _check_values(self, X):
         """Refuse NaN/inf in X (a hook: a module that masks missing blocks may relax it)."""
         check_finite(X, getattr(self, "feature_names_in_", None))
 

@@ -421,7 +421,12 @@ def decode_audio(cell, sr):
         raise CellError("zero-length audio")
     if not np.all(np.isfinite(y)):
         raise CellError("audio contains NaN or inf samples")
-    return np.ascontiguousarray(resample(y, orig_sr, sr), dtype=np.float32)
+    out = resample(y, orig_sr, sr)
+    if out.size == 0:
+        raise CellError(
+            f"audio of {y.size} sample(s) at {orig_sr} Hz is shorter than one sample at {sr} Hz"
+        )
+    return np.ascontiguousarray(out, dtype=np.float32)
 
 
 # --------------------------------------------------------------------------- text

@@ -154,6 +154,7 @@ def test_decode_audio_bad_files(media_files, name, cause):
     "cell, cause",
     [
         (np.zeros(0, dtype=np.float32), "zero-length"),
+        ((np.zeros(1, dtype=np.uint8), 48000), "shorter than one sample at 16000 Hz"),
         (np.array([0.0, np.nan]), "NaN"),
         (np.array([0.0, np.inf]), "NaN or inf"),
         ((np.zeros(10), -5), "positive"),

@@ -426,6 +426,11 @@ def decode_audio(cell, sr):
         raise CellError(
             f"audio of {y.size} sample(s) at {orig_sr} Hz is shorter than one sample at {sr} Hz"
         )
+    if out is not y and not np.all(np.isfinite(out)):
+        raise CellError(
+            f"resampling from {orig_sr} Hz to {sr} Hz overflowed float32 (the waveform peaks "
+            f"at {float(np.max(np.abs(y))):.3g}; float audio is expected within [-1, 1])"
+        )
     return np.ascontiguousarray(out, dtype=np.float32)
 
 

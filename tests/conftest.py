@@ -12,7 +12,7 @@ try:  # property tests draw the same examples on every run unless asked to explo
     from hypothesis import settings as _hypothesis_settings
 
     _hypothesis_settings.register_profile("repeatable", derandomize=True, database=None)
-    _hypothesis_settings.register_profile("explore", max_examples=1000)
+    _hypothesis_settings.register_profile("explore", derandomize=False)
     _hypothesis_settings.load_profile(os.environ.get("SKMM_HYPOTHESIS_PROFILE", "repeatable"))
 except ImportError:
     pass

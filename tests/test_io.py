@@ -155,6 +155,7 @@ def test_decode_audio_bad_files(media_files, name, cause):
     [
         (np.zeros(0, dtype=np.float32), "zero-length"),
         ((np.zeros(1, dtype=np.uint8), 48000), "shorter than one sample at 16000 Hz"),
+        ((np.full(1, 1.9e37, dtype=np.float32), 1), "overflowed float32 .* peaks at 1.9e\\+37"),
         (np.array([0.0, np.nan]), "NaN"),
         (np.array([0.0, np.inf]), "NaN or inf"),
         ((np.zeros(10), -5), "positive"),

@@ -61,6 +61,29 @@ def test_labels_that_are_not_0_to_k():
     assert (net.predict(X) == labels).mean() > 0.95
 
 
+@pytest.mark.parametrize("names", [["cat", "dog", "owl"], [-5, 7, 100]])
+def test_user_scoring_callbacks_see_labels_not_codes(names):
+    from skorch.callbacks import BatchScoring, EpochScoring
+    from skorch.dataset import ValidSplit
+    from skorch.utils import to_numpy
+
+    X, y = blobs()
+    labels = np.array(names)[y]
+    user = EpochScoring("accuracy", name="user_acc", lower_is_better=False)
+    f1 = EpochScoring("f1_macro", name="user_f1", lower_is_better=False, on_train=True,
+                      use_caching=False)
+    batch = BatchScoring("accuracy", name="batch_acc", lower_is_better=False)
+    net = FusionNetClassifier(max_epochs=5, train_split=ValidSplit(4, stratified=True),
+                              callbacks=[user, f1, batch], **FAST).fit(X, labels)
+    for epoch in net.history:
+        assert epoch["user_acc"] == pytest.approx(epoch["valid_acc"])
+    last = net.history[-1]
+    assert last["user_acc"] > 0.9 and last["user_f1"] > 0.9 and last["batch_acc"] > 0.9
+    assert user.target_extractor is to_numpy  # the instance passed in is left alone
+    restored = pickle.loads(pickle.dumps(net))
+    np.testing.assert_array_equal(restored.predict(X), net.predict(X))
+
+
 def test_float64_float32_and_dataframe_give_the_same_fit():
     X, y = blobs()
     frame = pd.DataFrame(X.astype(np.float32), columns=[f"image__f{i}" for i in range(4)])

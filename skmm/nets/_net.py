@@ -17,10 +17,13 @@ columns, or ``modalities=``) it is a :class:`~skmm.nets._multimodal.MultimodalMo
 branch per block, a fusion operator (``fusion=``) and a head (layer-level fusion).
 """
 
+import copy
+
 import numpy as np
 import torch
 from skorch import NeuralNetClassifier, NeuralNetRegressor
-from skorch.callbacks import EpochScoring
+from skorch.callbacks import BatchScoring, EpochScoring
+from skorch.utils import to_numpy
 
 from ..exceptions import InvalidInputError
 from ._inputs import encode_labels
@@ -168,6 +171,17 @@ class FusionNetClassifier(LayerFusionMixin, FusionNetBase, NeuralNetClassifier):
             for name, callback in super()._default_callbacks
         ]
 
+    def initialize_callbacks(self):
+        # Training batches carry class codes; a user's scoring callback compares predict()
+        # (labels) with y, so its fitted copy gets y back as labels. The instance passed in
+        # ``callbacks`` is left as it was.
+        super().initialize_callbacks()
+        classes = getattr(self, "classes_inferred_", None) if self.classes is None else self.classes
+        if classes is not None:
+            self.callbacks_ = [(name, _scoring_on_labels(cb, np.asarray(classes)))
+                               for name, cb in self.callbacks_]
+        return self
+
     def predict_proba(self, X):
         """Class probabilities, shape (n_samples, n_classes), columns in ``classes_`` order."""
         return self._forward_numpy(X)
@@ -176,6 +190,26 @@ class FusionNetClassifier(LayerFusionMixin, FusionNetBase, NeuralNetClassifier):
         """The most probable class label of each row (labels as given in y at fit)."""
         codes = self.predict_proba(X).argmax(axis=1)
         return self.classes_[codes]
+
+
+class CodesToLabels:
+    """``target_extractor`` of a scoring callback: class codes -> the labels of ``classes``."""
+
+    def __init__(self, classes):
+        self.classes = classes
+
+    def __call__(self, y):
+        return self.classes[to_numpy(y).astype(np.intp)]
+
+
+def _scoring_on_labels(callback, classes):
+    """A copy of a user's scoring callback that reads y as labels, or the callback itself."""
+    if (not isinstance(callback, (EpochScoring, BatchScoring))
+            or callback.scoring is code_accuracy or callback.target_extractor is not to_numpy):
+        return callback
+    callback = copy.copy(callback)
+    callback.target_extractor = CodesToLabels(classes)
+    return callback
 
 
 class FusionNetRegressor(LayerFusionMixin, FusionNetBase, NeuralNetRegressor):

@@ -10,7 +10,7 @@ import contextlib
 
 import numpy as np
 import torch
-from torch.utils.data import Dataset
+from skorch.dataset import Dataset
 
 #: Fraction of the free accelerator memory the training tensors may take.
 _DEVICE_MEMORY_SHARE = 0.5
@@ -20,7 +20,8 @@ class ArrayDataset(Dataset):
     """X and y of one fit or predict call, as numpy arrays and as whole tensors.
 
     ``X`` and ``y`` are what skorch's callbacks read (through
-    :func:`skorch.utils.data_from_dataset`); ``X_t`` and ``y_t`` are the same data as
+    :func:`skorch.utils.data_from_dataset`, which needs a :class:`skorch.dataset.Dataset`,
+    whose ``__init__`` is not used here); ``X_t`` and ``y_t`` are the same data as
     tensors, which batches are sliced from.
 
     Parameters
@@ -33,7 +34,7 @@ class ArrayDataset(Dataset):
         Where to keep ``X_t`` and ``y_t`` (they stay on the CPU when they do not fit).
     """
 
-    def __init__(self, X, y=None, device="cpu"):
+    def __init__(self, X, y=None, device="cpu"):  # noqa: D107 (skorch's __init__ not called)
         self.X, self.y = X, y
         if not X.flags.writeable:  # torch refuses to wrap read-only memory silently
             X = X.copy()

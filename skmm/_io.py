@@ -389,8 +389,9 @@ def decode_audio(cell, sr):
         if len(cell) != 2 or not np.isscalar(cell[1]):
             raise CellError("an audio tuple must be (waveform, sample_rate)")
         orig_sr = cell[1]
-        if not (isinstance(orig_sr, (int, np.integer, float, np.floating)) and orig_sr > 0):
-            raise CellError(f"sample rate must be a positive number, got {orig_sr!r}")
+        if not (isinstance(orig_sr, (int, np.integer, float, np.floating))
+                and np.isfinite(orig_sr) and orig_sr >= 1):
+            raise CellError(f"sample rate must be a positive number of Hz (>= 1), got {orig_sr!r}")
         y = _to_float_waveform(cell[0])
         orig_sr = int(orig_sr)
     elif isinstance(cell, np.ndarray):

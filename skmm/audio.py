@@ -172,7 +172,8 @@ class _SpectralAudioExtractor(BaseExtractor):
             return int(1 + (samples + 2 * pad - self.n_fft) // self.hop_length)
         raise InvalidInputError(
             "output='frames' needs a fixed number of frames: pass n_frames=... (clips are "
-            "cropped or padded to it) or duration=... seconds (n_frames follows from it)."
+            "cropped to it, or padded as pad_mode says) or duration=... seconds (waveforms "
+            "are cropped or zero-padded to it, and n_frames follows)."
         )
 
     def _build_transforms(self):
@@ -294,7 +295,8 @@ _SHARED_PARAMS_DOC = """sr : int, default=16000
         ``top_db`` (librosa's default behaviour, per clip). None disables it.
     duration : float or None, default=None
         Crop or zero-pad every waveform (at its end) to this many seconds before the
-        spectrogram; None keeps each clip's length.
+        spectrogram; None keeps each clip's length. The zero padding is silence (see
+        ``pad_mode`` for why frames are better padded with ``n_frames``).
     output : {"stats", "frames"}, default="stats"
         "stats" pools each band over the clip's frames into ``stats``; "frames" gives
         the first ``n_frames`` frames of each band (clips with fewer frames are
@@ -313,9 +315,12 @@ _SHARED_PARAMS_DOC = """sr : int, default=16000
         How ``output="frames"`` pads a clip shorter than ``n_frames``. "minimum": each
         mel band gets its own quietest value over the clip (the clip's background
         level: its silence when it has some, its noise floor when it is noisy; MFCCs
-        pad with the cepstrum of that quietest mel frame), and deltas get 0. "silence": the value a frame of zeros gets under the clip's
-        ``top_db`` floor (what zero-padding the waveform gives), deltas 0. "wrap": the
-        clip's frames repeated. In a noisy clip "silence" lies far below every real
+        pad with the cepstrum of that quietest mel frame), and deltas get 0.
+        "silence": the value a frame of zeros gets under the clip's ``top_db`` floor
+        (what zero-padding the waveform gives), deltas 0. "wrap": the clip's frames
+        repeated. With ``duration`` the waveform itself is zero-padded first, so short
+        clips are padded with silence whatever ``pad_mode`` says: give ``n_frames``
+        instead for frames. In a noisy clip "silence" lies far below every real
         frame, and a network's input scaling then squeezes the speech into a sliver of
         its range: on AV-Digits (hard) a 1-D CNN on 40 x 48 log-mel frames reaches 0.42
         accuracy with "silence" padding and 0.73 with "minimum" (5-fold, 20 epochs,

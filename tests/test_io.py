@@ -159,6 +159,8 @@ def test_decode_audio_bad_files(media_files, name, cause):
         (np.array([0.0, np.nan]), "NaN"),
         (np.array([0.0, np.inf]), "NaN or inf"),
         ((np.zeros(10), -5), "positive"),
+        ((np.zeros(10), 0.5), "positive number of Hz"),
+        ((np.zeros(10), float("inf")), "positive number of Hz"),
         ((np.zeros(10),), "waveform, sample_rate"),
         ("/no/such/file.wav", "not found"),
         ({"a": 1}, "expected a path"),

@@ -465,7 +465,8 @@ def test_estimator_prediction_ignores_a_missing_modality_fill():
     assert not np.allclose(net.predict_proba(gone), net.predict_proba(features))
     other[audio] = np.nan  # NaN is accepted where the block is missing, and ignored
     np.testing.assert_allclose(net.predict_proba(gone), net.predict_proba(other), rtol=1e-6)
-    refit = clone(net).set_params(max_epochs=1).fit(other, y)  # audio absent everywhere
+    with pytest.warns(UserWarning, match="'audio' is missing from every training row"):
+        refit = clone(net).set_params(max_epochs=1).fit(other, y)  # audio absent everywhere
     assert np.isfinite(refit.predict_proba(other)).all()
     other.loc[0, "audio__present"] = 1.0
     with pytest.raises(InvalidInputError, match="NaN"):
@@ -480,12 +481,15 @@ def test_a_scaled_or_imputed_presence_column_is_refused_with_the_fix():
     scaled = make_pipeline(union, StandardScaler().set_output(transform="pandas"), clone(net))
     with pytest.raises(InvalidInputError, match=r"'image__present' of modality 'image' must hold 1 \(present\) or 0"):
         scaled.fit(X, y)
+    X_full, y_full, _ = image_audio(n=40, missing=0.0)  # flags all 1: a scaler makes them 0
+    with pytest.warns(UserWarning, match="'image' is missing from every training row.*scaler"):
+        scaled.fit(X_full, y_full)
     features = union.fit_transform(X)
     fitted = clone(net).fit(features, y)
     for value in (0.5, np.nan, 2.0):
         bad = features.copy()
         bad.loc[3, "image__present"] = value
-        with pytest.raises(InvalidInputError, match="row 3 holds"):
+        with pytest.raises(InvalidInputError, match="row at position 3 holds"):
             fitted.predict(bad)
 
 

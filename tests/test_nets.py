@@ -82,6 +82,10 @@ def test_user_scoring_callbacks_see_labels_not_codes(names):
     assert user.target_extractor is to_numpy  # the instance passed in is left alone
     restored = pickle.loads(pickle.dumps(net))
     np.testing.assert_array_equal(restored.predict(X), net.predict(X))
+    frame = pd.DataFrame(X, columns=[f"f{i}" for i in range(X.shape[1])])
+    with warnings.catch_warnings():  # scorers predict on the validated array, silently
+        warnings.simplefilter("error")
+        clone(net).set_params(max_epochs=2).fit(frame, labels)
 
 
 def test_float64_float32_and_dataframe_give_the_same_fit():

@@ -12,6 +12,7 @@ of it from a training X: it is what the estimators call.
 import math
 import numbers
 import re
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -492,6 +493,8 @@ def net_module(net, n_features, n_outputs, X=None):
              and not p["modality_dropout"] and not p["aux_weight"])
     if plain:
         return None
+    if X is not None:
+        warn_blocks_never_present(layout, X, getattr(net, "feature_names_in_", None))
     if X is not None or getattr(net, "layout_", None) != layout:
         net.block_stats_ = block_statistics(layout, X) if X is not None else (None, None)
     net.layout_ = layout
@@ -520,11 +523,26 @@ def check_presence_column(values, block, feature_names=None):
     column = feature_names[block.mask] if feature_names is not None else f"column {block.mask}"
     raise InvalidInputError(
         f"the presence column {column!r} of modality {block.name!r} must hold 1 (present) or "
-        f"0 (missing), but row {rows[0]} holds {float(values[rows[0]]):g} ({len(rows)} row(s) in all "
+        f"0 (missing), but the row at position {rows[0]} holds {float(values[rows[0]]):g} ({len(rows)} row(s) in all "
         "hold other values). It was probably scaled or imputed on its way to the net. Fix: "
         "pass it through unchanged, e.g. leave it out of the scaler with a ColumnTransformer "
         "(the net standardises each block itself, so it needs no scaler in front)."
     )
+
+
+def warn_blocks_never_present(layout, X, feature_names=None):
+    """Warn about each block whose presence column is 0 in every training row."""
+    for block in layout:
+        if block.mask is None or len(X) == 0 or (np.asarray(X)[:, block.mask] == 1).any():
+            continue
+        column = feature_names[block.mask] if feature_names is not None else f"column {block.mask}"
+        warnings.warn(
+            f"modality {block.name!r} is missing from every training row (its presence column "
+            f"{column!r} is 0 throughout), so its branch learns nothing. If a scaler sits in "
+            "front of the net, it has turned presence flags that were all 1 into 0: leave the "
+            "presence columns out of it (the net standardises each block itself).",
+            UserWarning, stacklevel=2,
+        )
 
 
 class LayerFusionMixin:

@@ -16,6 +16,7 @@
 import inspect
 import numbers
 import types
+import warnings
 from collections.abc import Mapping
 
 import numpy as np
@@ -212,7 +213,11 @@ class FusionNetBase:
                     vars(self).pop("_fit_X", None)
             # A custom ``dataset`` class gets the validated arrays, as skorch would give it.
             X = data if self.dataset is SkorchDataset else data.X
-            NeuralNet.partial_fit(self, X, data.y, **fit_params)
+            with warnings.catch_warnings():
+                # scoring callbacks predict on the validated array of a DataFrame fit
+                warnings.filterwarnings("ignore", "X does not have valid feature names",
+                                        UserWarning)
+                NeuralNet.partial_fit(self, X, data.y, **fit_params)
         return self
 
     def fit(self, X, y, **fit_params):

@@ -5,8 +5,8 @@ batch size, device and precision; the loop is what one would write by hand (stac
 move to the device, convert, run in inference mode, average-pool). The ratio is
 ImageEmbedder's images/s over the loop's: the cost of skmm's decoding, validation and
 bookkeeping. The sides alternate chunk by chunk (``--repeats`` passes over the images),
-so that the load of other processes on a shared machine falls on all alike. Also: ImageColorHistogram against a per-image
-``numpy.histogram`` loop.
+so that the load of other processes on a shared machine falls on all alike. Also:
+ImageColorHistogram against a per-image ``numpy.histogram`` loop.
 
 Usage::
 
@@ -37,7 +37,9 @@ def hand_written_loop(model, images, batch_size, device, dtype):
     """The baseline: a plain batched inference loop over uint8 arrays."""
     outputs = []
     with torch.inference_mode(), torch.autocast(
-        device_type=torch.device(device).type, dtype=dtype or torch.bfloat16, enabled=dtype is not None
+        device_type=torch.device(device).type,
+        dtype=dtype or torch.bfloat16,
+        enabled=dtype is not None,
     ):
         for start in range(0, len(images), batch_size):
             batch = torch.from_numpy(np.stack(images[start:start + batch_size])).to(device)
@@ -134,14 +136,21 @@ def main():
     config = (
         f"{args.n} synthetic uint8 images 3x{args.size}x{args.size} in memory, backbone "
         f"simple-cnn, batch {args.batch_size}, device {device}, precision {emb.precision_}, "
-        f"torch {torch.__version__} ({torch.get_num_threads()} threads), {args.repeats} passes, interleaved by chunks of {chunk} images"
+        f"torch {torch.__version__} ({torch.get_num_threads()} threads), {args.repeats} passes, "
+        f"interleaved by chunks of {chunk} images"
     )
+
     def row(what, baseline, ours, base):
-        per_chunk = np.median(base[2] / ours[2])  # the ratio on each chunk, robust to bursts of load
-        return f"| {what} | {ours[0]:,.0f} | {baseline} | {base[0]:,.0f} | {ours[0] / base[0]:.2f}x | {per_chunk:.2f}x |"
+        # the ratio on each chunk, robust to bursts of load
+        per_chunk = np.median(base[2] / ours[2])
+        return (
+            f"| {what} | {ours[0]:,.0f} | {baseline} | {base[0]:,.0f} | "
+            f"{ours[0] / base[0]:.2f}x | {per_chunk:.2f}x |"
+        )
 
     rows = [
-        row("ImageEmbedder.transform", "hand-written batched torch loop", timed["ours"], timed["loop"]),
+        row("ImageEmbedder.transform", "hand-written batched torch loop",
+            timed["ours"], timed["loop"]),
         row("ImageEmbedder(n_jobs=1).transform", "hand-written batched torch loop",
             timed["ours, n_jobs=1"], timed["loop"]),
         row("ImageColorHistogram.transform (16 bins)", "per-image numpy.histogram loop",

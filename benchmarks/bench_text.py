@@ -43,16 +43,20 @@ RESULTS = Path(__file__).parent / "results" / "text.md"
 
 def methods():
     """name -> (extractor factory, classifier factory)."""
-    scaled_lr = lambda: make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000, C=0.1))  # noqa: E731
+    scaled_lr = lambda: make_pipeline(  # noqa: E731
+        StandardScaler(), LogisticRegression(max_iter=1000, C=0.1)
+    )
     return {
         "TfidfVectorizer (baseline)": (
-            lambda: TfidfVectorizer(sublinear_tf=True, min_df=2), lambda: LogisticRegression(max_iter=1000, C=10.0)
+            lambda: TfidfVectorizer(sublinear_tf=True, min_df=2),
+            lambda: LogisticRegression(max_iter=1000, C=10.0),
         ),
         "TextWord2Vec (defaults: CBOW, mean, 5 epochs)": (
             lambda: TextWord2Vec(random_state=0), scaled_lr
         ),
         "TextWord2Vec (skip-gram, tfidf pooling, 10 epochs)": (
-            lambda: TextWord2Vec(sg=1, epochs=10, min_count=2, pooling="tfidf", random_state=0), scaled_lr
+            lambda: TextWord2Vec(sg=1, epochs=10, min_count=2, pooling="tfidf", random_state=0),
+            scaled_lr,
         ),
         "TextDoc2Vec (PV-DBOW, 20 epochs)": (
             lambda: TextDoc2Vec(dm=0, epochs=20, min_count=2, random_state=0), scaled_lr
@@ -87,7 +91,8 @@ def sentence_embedder_rows(texts, y, folds):
     t0 = time.perf_counter()
     embedded = embedder.transform(texts)
     encode = time.perf_counter() - t0
-    result = cross_validate(lambda: _Precomputed(embedded), lambda: LogisticRegression(max_iter=1000, C=10.0),
+    result = cross_validate(lambda: _Precomputed(embedded),
+                            lambda: LogisticRegression(max_iter=1000, C=10.0),
                             np.arange(len(texts)), y, folds)
     result["encode"] = encode
     return result
@@ -107,7 +112,9 @@ class _Precomputed:
 
 
 def line(name, r, base):
-    total, base_total = r["fit"] + r["transform"] + r["clf"], base["fit"] + base["transform"] + base["clf"]
+    total, base_total = (
+        r["fit"] + r["transform"] + r["clf"], base["fit"] + base["transform"] + base["clf"]
+    )
     return (f"| {name} | {r['acc']:.4f} ± {r['std']:.4f} | {r['fit']:.2f} | {r['transform']:.2f} | "
             f"{r['clf']:.2f} | {r['acc'] / base['acc']:.3f} | {total / base_total:.1f}x |")
 
@@ -120,7 +127,8 @@ HEADER = ("| method | accuracy (mean ± std) | extractor fit (s/fold) | transfor
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=None, help="subsample size (default: all 7,600)")
-    parser.add_argument("--st-n", type=int, default=800, help="subsample for TextSentenceEmbedder (0: skip)")
+    parser.add_argument("--st-n", type=int, default=800,
+                        help="subsample for TextSentenceEmbedder (0: skip)")
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
@@ -147,14 +155,16 @@ def main():
         sub_folds = list(cv.split(sub, y_sub))
         st = sentence_embedder_rows(sub, y_sub, sub_folds)
         if st is not None:
-            sub_base = cross_validate(*methods()["TfidfVectorizer (baseline)"], sub, y_sub, sub_folds)
+            sub_base = cross_validate(*methods()["TfidfVectorizer (baseline)"],
+                                      sub, y_sub, sub_folds)
             st["transform"] = st["encode"]  # one pass over every text serves all folds
             st_lines = [line("TfidfVectorizer (baseline)", sub_base, sub_base),
                         line("TextSentenceEmbedder (all-MiniLM-L6-v2, cpu)", st, sub_base)]
             print("TextSentenceEmbedder", {k: round(v, 4) for k, v in st.items()},
                   f"{len(sub) / st['encode']:.1f} texts/s", flush=True)
     elapsed = time.perf_counter() - started
-    load = f"1-minute load average {load_before:.1f} at the start and {os.getloadavg()[0]:.1f} at the end"
+    load = (f"1-minute load average {load_before:.1f} at the start and "
+            f"{os.getloadavg()[0]:.1f} at the end")
 
     import gensim
     import sklearn
@@ -165,7 +175,8 @@ def main():
         f"Command: `SKMM_DATA=/work/shared/data python benchmarks/bench_text.py"
         f"{' --n ' + str(args.n) if args.n else ''} --st-n {args.st_n}` ({elapsed:.0f} s in all).",
         "",
-        f"Machine: 2-core CPU ({platform.machine()}), no GPU; the cores may be shared with other jobs "
+        f"Machine: 2-core CPU ({platform.machine()}), no GPU; the cores may be shared with "
+        "other jobs "
         f"({load}), so absolute times are noisy; ratios come from one run. No GPU was available in "
         f"this session, so there are no GPU figures. gensim {gensim.__version__}, scikit-learn "
         f"{sklearn.__version__}.",

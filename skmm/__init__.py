@@ -8,8 +8,8 @@ public names are loaded on first use.
 
 import importlib
 
-from ._config import config_context, get_config, set_config
-from .exceptions import InvalidInputError, MissingDependencyError
+from ._config import config_context, get_config, set_config  # noqa: F401 (re-exported)
+from .exceptions import InvalidInputError, MissingDependencyError  # noqa: F401 (re-exported)
 
 __version__ = "0.1.0"
 

@@ -85,7 +85,9 @@ def resolve_precision(precision, device):
         return torch.bfloat16
     if precision == "float16":
         if not is_cuda:
-            raise InvalidInputError("precision='float16' needs a CUDA device; use 'bfloat16' or 'float32'.")
+            raise InvalidInputError(
+                "precision='float16' needs a CUDA device; use 'bfloat16' or 'float32'."
+            )
         return torch.float16
     raise InvalidInputError(
         f"precision must be 'auto', 'float32', 'bfloat16' or 'float16', got {precision!r}."

@@ -136,8 +136,10 @@ def format_table(table):
     lines = [f"{'model':<38} {'level':<8} {'CV accuracy':>15} {'fit time':>9}"]
     lines.append("-" * len(lines[0]))
     for row in table.itertuples():
-        lines.append(f"{row.model:<38} {row.level:<8} {row.accuracy_mean:>8.3f} ± {row.accuracy_std:.3f}"
-                     f" {row.fit_time_s:>8.1f}s")
+        lines.append(
+            f"{row.model:<38} {row.level:<8} {row.accuracy_mean:>8.3f} ± {row.accuracy_std:.3f}"
+            f" {row.fit_time_s:>8.1f}s"
+        )
     return "\n".join(lines)
 
 

@@ -100,7 +100,9 @@ def infer_doc2vec(model, token_lists, seeds):
     if model.sg:
         step = train_document_dbow
     else:
-        step = functools.partial(train_document_dm_concat if model.dm_concat else train_document_dm, neu1=neu1)
+        step = functools.partial(
+            train_document_dm_concat if model.dm_concat else train_document_dm, neu1=neu1
+        )
     shared_random = model.random
     try:
         for row, (words, seed) in enumerate(zip(token_lists, seeds)):

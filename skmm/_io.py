@@ -276,7 +276,9 @@ def decode_image(cell, mode="RGB", size=None, max_pixels=DEFAULT_MAX_PIXELS):
     if isinstance(cell, np.ndarray):
         arr = _array_to_uint8(cell)
         if arr.shape[0] * arr.shape[1] > max_pixels:
-            raise CellError(f"image of {arr.shape[1]}x{arr.shape[0]} pixels exceeds max_pixels={max_pixels}")
+            raise CellError(
+                f"image of {arr.shape[1]}x{arr.shape[0]} pixels exceeds max_pixels={max_pixels}"
+            )
         target = tuple(size) if size is not None else arr.shape[:2]
         if arr.shape[:2] == target:
             return _image_mode_array(arr, mode)
@@ -314,7 +316,9 @@ def decode_image(cell, mode="RGB", size=None, max_pixels=DEFAULT_MAX_PIXELS):
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             image.load()
             if mode is not None and image.mode != mode:
-                if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+                if image.mode in ("RGBA", "LA", "PA") or (
+                    image.mode == "P" and "transparency" in image.info
+                ):
                     image = image.convert("RGBA")
                     background = Image.new("RGBA", image.size, (0, 0, 0, 255))
                     image = Image.alpha_composite(background, image)
@@ -324,7 +328,9 @@ def decode_image(cell, mode="RGB", size=None, max_pixels=DEFAULT_MAX_PIXELS):
             if size is not None and (image.size[1], image.size[0]) != tuple(size):
                 image = image.resize((size[1], size[0]), Image.BILINEAR)
     except Exception as exc:
-        raise CellError(f"image could not be decoded ({type(exc).__name__}: {exc}); is the file truncated?") from exc
+        raise CellError(
+            f"image could not be decoded ({type(exc).__name__}: {exc}); is the file truncated?"
+        ) from exc
     arr = np.asarray(image, dtype=np.uint8)
     if arr.ndim == 2:
         arr = arr[:, :, None]
@@ -350,7 +356,9 @@ def _to_float_waveform(arr):
         channel_axis = 0 if arr.shape[0] <= arr.shape[1] else 1
         arr = arr.mean(axis=channel_axis)
     elif arr.ndim != 1:
-        raise CellError(f"audio array must be 1-D (mono) or 2-D (channels, samples), got shape {arr.shape}")
+        raise CellError(
+            f"audio array must be 1-D (mono) or 2-D (channels, samples), got shape {arr.shape}"
+        )
     return arr
 
 

@@ -26,7 +26,8 @@ def resolve_model(model):
     """A local folder for ``model`` when one is known, else ``model`` (a cache name)."""
     if not isinstance(model, (str, os.PathLike)):
         raise InvalidInputError(
-            f"model must be a folder or a sentence-transformers model name, got {type(model).__name__}."
+            "model must be a folder or a sentence-transformers model name, "
+            f"got {type(model).__name__}."
         )
     path = os.fspath(model)
     if os.path.isdir(path):
@@ -60,7 +61,9 @@ def load_model(path, device):
 
 
 def embedding_dim(model):
-    getter = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+    getter = (
+        getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+    )
     return int(getter())
 
 

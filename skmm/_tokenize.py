@@ -85,7 +85,8 @@ class TextTokenizer:
 def _compile(token_pattern):
     if not isinstance(token_pattern, str):
         raise InvalidInputError(
-            f"token_pattern must be a regular expression string, got {type(token_pattern).__name__}."
+            "token_pattern must be a regular expression string, "
+            f"got {type(token_pattern).__name__}."
         )
     try:
         pattern = re.compile(token_pattern)
@@ -116,7 +117,8 @@ def _stop_set(stop_words):
         words = frozenset(stop_words)
     except TypeError as exc:
         raise InvalidInputError(
-            f"stop_words must be 'english', a list of words or None, got {type(stop_words).__name__}."
+            "stop_words must be 'english', a list of words or None, "
+            f"got {type(stop_words).__name__}."
         ) from exc
     if not all(isinstance(w, str) for w in words):
         raise InvalidInputError("stop_words must hold only str.")

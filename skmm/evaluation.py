@@ -298,7 +298,8 @@ def robustness_report(estimator, X, y, *, perturbations=None, levels=(0.0, 0.25,
 
 
 class _Display:
-    """Shared ``plot(ax=None)``: draw on ``ax`` (a new figure by default), keep ``ax_``/``figure_``."""
+    """Shared ``plot(ax=None)``: draw on ``ax`` (a new figure by default), keep
+    ``ax_``/``figure_``."""
 
     def plot(self, ax=None):
         if ax is None:

@@ -33,7 +33,9 @@ def _check_size(size, allow_none=False):
     ok = (
         isinstance(size, (tuple, list))
         and len(size) == 2
-        and all(isinstance(s, (int, np.integer)) and not isinstance(s, bool) and s > 0 for s in size)
+        and all(
+            isinstance(s, (int, np.integer)) and not isinstance(s, bool) and s > 0 for s in size
+        )
     )
     if not ok:
         none = "None, " if allow_none else ""
@@ -109,7 +111,9 @@ class _ImageExtractor(BaseExtractor):
         return _check_size(self.size, allow_none=True)
 
     def _decode_cell(self, cell):
-        return decode_image(cell, mode=self.mode, size=self._decode_size(), max_pixels=self.max_pixels)
+        return decode_image(
+            cell, mode=self.mode, size=self._decode_size(), max_pixels=self.max_pixels
+        )
 
 
 class ImagePixels(_ImageExtractor):
@@ -272,7 +276,11 @@ class ImageColorHistogram(_ImageExtractor):
         self.cache = cache
 
     def _check_params(self):
-        if not isinstance(self.bins, (int, np.integer)) or isinstance(self.bins, bool) or not 1 <= self.bins <= 256:
+        if (
+            not isinstance(self.bins, (int, np.integer))
+            or isinstance(self.bins, bool)
+            or not 1 <= self.bins <= 256
+        ):
             raise InvalidInputError(f"bins must be an integer from 1 to 256, got {self.bins!r}.")
         _check_mode(self.mode)
         _check_size(self.size, allow_none=True)
@@ -430,7 +438,9 @@ class ImageEmbedder(_ImageExtractor):
         channels = len(self.mode)
         if isinstance(self.backbone, str):
             trunk, mean, std = _backbones.get_trunk(self.backbone, self.weights, channels, device)
-            fingerprint = None if self.weights is None else _backbones.weights_fingerprint(self.weights)[1:]
+            fingerprint = (
+                None if self.weights is None else _backbones.weights_fingerprint(self.weights)[1:]
+            )
             if not fitting and fingerprint != getattr(self, "weights_fingerprint_", fingerprint):
                 warnings.warn(
                     f"ImageEmbedder: weights file '{self.weights}' changed since fit "
@@ -439,7 +449,9 @@ class ImageEmbedder(_ImageExtractor):
                     stacklevel=4,
                 )
         else:
-            trunk, mean, std, fingerprint = _backbones.user_trunk(self.backbone, device), None, None, None
+            trunk, mean, std, fingerprint = (
+                _backbones.user_trunk(self.backbone, device), None, None, None
+            )
         model = _backbones.embedding_net(trunk, mean, std, self.pooling, channels, device)
         if fitting:
             default = (32, 32) if self.backbone == "simple-cnn" else (224, 224)

@@ -325,7 +325,9 @@ class TextDoc2Vec(_TextExtractor):
         token_lists = self.tokenizer_.tokenize(decoded)
         unique = list(dict.fromkeys(map(tuple, token_lists)))
         inferable = [u for u in unique if any(t in known for t in u)]
-        vectors = infer_doc2vec(self.model_, inferable, [text_seed(u, self.seed_) for u in inferable])
+        vectors = infer_doc2vec(
+            self.model_, inferable, [text_seed(u, self.seed_) for u in inferable]
+        )
         row_of = {u: i for i, u in enumerate(inferable)}
         out = np.zeros((len(decoded), self.model_.vector_size + 1), dtype=np.float32)
         for row, tokens in enumerate(token_lists):
@@ -341,7 +343,8 @@ class TextDoc2Vec(_TextExtractor):
 
 
 class TextTokenIds(_TextExtractor):
-    __doc__ = f"""Padded token ids: the input of an embedding (+ Transformer) branch of a fusion net.
+    __doc__ = f"""Padded token ids: the input of an embedding (+ Transformer) branch of a
+    fusion net.
 
     ``fit`` learns a vocabulary from the training texts; ``transform`` writes each
     document's first ``max_length`` token ids, padded with ``0``. Id ``0`` is padding
@@ -420,7 +423,9 @@ class TextTokenIds(_TextExtractor):
                 "stop_words)."
             )
         order = np.lexsort((words.astype(str), -counts))[: self.max_vocab]
-        self.vocabulary_ = np.concatenate([np.array(["<pad>", "<unk>"], dtype=object), words[order]])
+        self.vocabulary_ = np.concatenate(
+            [np.array(["<pad>", "<unk>"], dtype=object), words[order]]
+        )
         self.counts_ = np.concatenate([[0, 0], counts[order]]).astype(np.int64)
         self.vocab_size_ = len(self.vocabulary_)
 
@@ -507,7 +512,9 @@ class TextSentenceEmbedder(_TextExtractor):
 
     def fit(self, X, y=None):
         """Load the model (nothing is learned from X); see BaseExtractor.fit."""
-        self.model_path_, self.device_, self.embedding_dim_ = _sentence.prepare(self.model, self.device)
+        self.model_path_, self.device_, self.embedding_dim_ = _sentence.prepare(
+            self.model, self.device
+        )
         return super().fit(X, y)
 
     def _check_params(self):

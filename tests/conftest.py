@@ -78,7 +78,9 @@ def media_files(tmp_path):
     tone = (0.5 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
     files = {}
     files["tone.wav"] = write_wav(tmp_path / "tone.wav", tone, sr)
-    files["stereo_8k.wav"] = write_wav(tmp_path / "stereo_8k.wav", np.stack([tone, tone], 1)[::2], 8000)
+    files["stereo_8k.wav"] = write_wav(
+        tmp_path / "stereo_8k.wav", np.stack([tone, tone], 1)[::2], 8000
+    )
     wav_bytes = open(files["tone.wav"], "rb").read()
     (tmp_path / "truncated.wav").write_bytes(wav_bytes[:30])
     files["truncated.wav"] = str(tmp_path / "truncated.wav")

@@ -6,7 +6,13 @@ import pytest
 from sklearn.base import clone
 from sklearn.compose import ColumnTransformer
 
-from skmm._base import BaseExtractor, batch_slices, effective_threads, resolve_device, resolve_precision
+from skmm._base import (
+    BaseExtractor,
+    batch_slices,
+    effective_threads,
+    resolve_device,
+    resolve_precision,
+)
 from skmm._io import CellError
 from skmm.exceptions import InvalidInputError
 
@@ -14,7 +20,9 @@ from skmm.exceptions import InvalidInputError
 class LengthExtractor(BaseExtractor):
     """A toy extractor: length of a string cell and its number of vowels."""
 
-    def __init__(self, batch_size=2, n_jobs=1, on_error="raise", add_indicator=False, verbose=False):
+    def __init__(
+        self, batch_size=2, n_jobs=1, on_error="raise", add_indicator=False, verbose=False
+    ):
         self.batch_size = batch_size
         self.n_jobs = n_jobs
         self.on_error = on_error
@@ -82,7 +90,10 @@ def test_parameters_are_validated_in_fit():
 def test_works_in_a_column_transformer_with_pandas_output():
     X = pd.DataFrame({"title": ["ab", "cde"], "body": ["x", None]})
     ct = ColumnTransformer(
-        [("title", LengthExtractor(), "title"), ("body", LengthExtractor(add_indicator=True), ["body"])]
+        [
+            ("title", LengthExtractor(), "title"),
+            ("body", LengthExtractor(add_indicator=True), ["body"]),
+        ]
     ).set_output(transform="pandas")
     out = ct.fit_transform(X)
     assert list(out.columns) == [

@@ -75,7 +75,10 @@ def test_every_public_class_is_an_estimator_or_an_error():
     for name in skmm.__all__:
         obj = getattr(skmm, name)
         if inspect.isclass(obj):
-            assert issubclass(obj, (BaseEstimator, Exception)) or name in ("FeatureCache", "TextTokenizer"), name
+            assert issubclass(obj, (BaseEstimator, Exception)) or name in (
+                "FeatureCache",
+                "TextTokenizer",
+            ), name
 
 
 @pytest.mark.parametrize("name, cls", ESTIMATORS, ids=IDS)

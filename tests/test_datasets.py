@@ -5,18 +5,27 @@ import time
 import numpy as np
 import pytest
 
-from skmm.datasets import get_data_home, load_ag_news, load_av_digits, make_multimodal_classification
+from skmm.datasets import (
+    get_data_home,
+    load_ag_news,
+    load_av_digits,
+    make_multimodal_classification,
+)
 from skmm.exceptions import InvalidInputError
 
 
 def test_synthetic_shapes_types_and_determinism():
-    X, y = make_multimodal_classification(n_samples=50, n_classes=3, random_state=1, return_X_y=True)
+    X, y = make_multimodal_classification(
+        n_samples=50, n_classes=3, random_state=1, return_X_y=True
+    )
     assert list(X.columns) == ["image", "text", "audio"] and len(X) == len(y) == 50
     assert X["image"][0].dtype == np.uint8 and X["image"][0].shape == (16, 16, 3)
     assert isinstance(X["text"][0], str)
     assert X["audio"][0].dtype == np.float32 and X["audio"][0].ndim == 1
     assert set(np.unique(y)) == {0, 1, 2}
-    X2, y2 = make_multimodal_classification(n_samples=50, n_classes=3, random_state=1, return_X_y=True)
+    X2, y2 = make_multimodal_classification(
+        n_samples=50, n_classes=3, random_state=1, return_X_y=True
+    )
     np.testing.assert_array_equal(y, y2)
     assert (X["text"] == X2["text"]).all()
     np.testing.assert_array_equal(np.stack(X["image"]), np.stack(X2["image"]))
@@ -112,7 +121,9 @@ def test_load_av_digits(fsdd_home):
     assert len(set(bunch.mnist_index)) == 3000, "no image is used twice"
     assert len(set(X["audio"])) == 3000, "no recording is used twice"
     assert X["image"][0].shape == (28, 28) and X["image"][0].dtype == np.uint8
-    assert sorted(set(bunch.groups)) == ["george", "jackson", "lucas", "nicolas", "theo", "yweweler"]
+    assert sorted(set(bunch.groups)) == [
+        "george", "jackson", "lucas", "nicolas", "theo", "yweweler"
+    ]
     # the digit of the image and of the recording agree
     from skmm.datasets._real import _mnist
 

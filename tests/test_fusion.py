@@ -33,8 +33,6 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 NET = dict(hidden_sizes=(32,), max_epochs=30, lr=0.01, batch_size=32, random_state=0)
 
 
-
-
 def _cells(column):
     return list(column.iloc[:, 0] if isinstance(column, pd.DataFrame) else column)
 

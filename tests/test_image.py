@@ -52,7 +52,9 @@ def test_pixels_of_a_known_array_come_back_exactly_in_channel_major_order():
     raw = ImagePixels(size=(4, 5), mode="RGB", scale=False).fit([rgb]).transform([rgb])
     np.testing.assert_array_equal(raw[0], rgb.transpose(2, 0, 1).ravel().astype(np.float32))
     scaled = ImagePixels(size=(4, 5), mode="RGB").fit([rgb]).transform([rgb])
-    np.testing.assert_array_equal(scaled[0], rgb.transpose(2, 0, 1).ravel().astype(np.float32) / 255)
+    np.testing.assert_array_equal(
+        scaled[0], rgb.transpose(2, 0, 1).ravel().astype(np.float32) / 255
+    )
     grey = rgb[:, :, 0]
     out = ImagePixels(size=(4, 5), scale=False).fit([grey]).transform([grey, png_bytes(grey)])
     np.testing.assert_array_equal(out, np.stack([grey.ravel(), grey.ravel()]).astype(np.float32))
@@ -63,9 +65,14 @@ def test_pixel_names_give_back_channels_rows_and_columns():
     names = list(ext.get_feature_names_out())
     assert names[:2] == ["c0_r00_c00", "c0_r00_c01"] and names[12] == "c0_r01_c00"
     assert names[-2:] == ["c2_r02_c11", "present"]
-    ct = ColumnTransformer([("image", ext, "image")]).fit(pd.DataFrame({"image": [np.ones((5, 5))]}))
+    ct = ColumnTransformer([("image", ext, "image")]).fit(
+        pd.DataFrame({"image": [np.ones((5, 5))]})
+    )
     assert pixel_grid_shape(ct.get_feature_names_out()) == (3, 3, 12)
-    assert ImagePixels(size=(100, 128)).fit([np.zeros((2, 2))]).get_feature_names_out()[-1] == "c0_r099_c127"
+    assert (
+        ImagePixels(size=(100, 128)).fit([np.zeros((2, 2))]).get_feature_names_out()[-1]
+        == "c0_r099_c127"
+    )
     with pytest.raises(InvalidInputError, match="full"):
         pixel_grid_shape(names[:-3])
 
@@ -117,7 +124,9 @@ def test_embeddings_are_deterministic_and_do_not_depend_on_the_batch_size():
     for batch_size in (1, 11):
         other = ImageEmbedder(device="cpu", batch_size=batch_size).fit(images).transform(images)
         np.testing.assert_allclose(other, first, rtol=1e-5, atol=1e-6)
-    assert first.shape == (11, 128) and first.dtype == np.float32 and np.ptp(first, axis=0).max() > 0
+    assert (
+        first.shape == (11, 128) and first.dtype == np.float32 and np.ptp(first, axis=0).max() > 0
+    )
     emb = ImageEmbedder(device="cpu", size=12).fit(images)
     np.testing.assert_allclose(emb.transform(images), pool_avg(_backbones.simple_cnn(), images),
                                rtol=1e-4, atol=1e-5)
@@ -169,7 +178,9 @@ def test_a_weights_file_round_trips(tmp_path):
     assert not np.allclose(loaded, default)
     # the state dict of a fitted default embedder's trunk is a valid weights file too
     torch.save(ImageEmbedder(device="cpu").fit(images).model_.trunk.state_dict(), path)
-    np.testing.assert_array_equal(ImageEmbedder(weights=path, device="cpu").fit(images).transform(images), default)
+    np.testing.assert_array_equal(
+        ImageEmbedder(weights=path, device="cpu").fit(images).transform(images), default
+    )
 
 
 def test_a_mismatched_weights_file_names_the_keys_and_shapes(tmp_path):
@@ -187,7 +198,10 @@ def test_a_mismatched_weights_file_names_the_keys_and_shapes(tmp_path):
     assert "features.4.weight: file (64, 32, 5, 5) vs model (64, 32, 3, 3)" in message
     grey = ImageEmbedder(weights=path, mode="L", device="cpu")
     torch.save(_backbones.simple_cnn(3).state_dict(), path)
-    with pytest.raises(InvalidInputError, match=r"features.0.weight: file \(32, 3, 3, 3\) vs model \(32, 1, 3, 3\)"):
+    with pytest.raises(
+        InvalidInputError,
+        match=r"features.0.weight: file \(32, 3, 3, 3\) vs model \(32, 1, 3, 3\)",
+    ):
         grey.fit(random_images(2))
 
 
@@ -277,12 +291,16 @@ def fake_torchvision(monkeypatch):
         torch.manual_seed(0)
         return TinyResNet()
 
-    models = types.SimpleNamespace(list_models=lambda module=None: ["resnet18"], get_model=get_model)
+    models = types.SimpleNamespace(
+        list_models=lambda module=None: ["resnet18"], get_model=get_model
+    )
     monkeypatch.setitem(sys.modules, "torchvision", types.SimpleNamespace(models=models))
     return calls
 
 
-def test_torchvision_backbones_drop_the_head_and_use_imagenet_normalisation(fake_torchvision, tmp_path):
+def test_torchvision_backbones_drop_the_head_and_use_imagenet_normalisation(
+    fake_torchvision, tmp_path
+):
     images = random_images(3, size=(16, 16))
     emb = ImageEmbedder(backbone="resnet18", size=16, device="cpu").fit(images)
     assert fake_torchvision == [("resnet18", "DEFAULT")] and emb.size_ == (16, 16)

@@ -143,7 +143,12 @@ def test_decode_audio_from_every_cell_type(media_files):
 
 @pytest.mark.parametrize(
     "name, cause",
-    [("truncated.wav", "readable"), ("text.wav", "readable"), ("empty.wav", "empty"), ("dir", "directory")],
+    [
+        ("truncated.wav", "readable"),
+        ("text.wav", "readable"),
+        ("empty.wav", "empty"),
+        ("dir", "directory"),
+    ],
 )
 def test_decode_audio_bad_files(media_files, name, cause):
     with pytest.raises(CellError, match=cause):

@@ -41,7 +41,9 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def pixel_names(prefix, c, h, w):
-    return [f"{prefix}__c{k}_r{i:02d}_c{j:02d}" for k in range(c) for i in range(h) for j in range(w)]
+    return [
+        f"{prefix}__c{k}_r{i:02d}_c{j:02d}" for k in range(c) for i in range(h) for j in range(w)
+    ]
 
 
 def frame_names(prefix, n_mels, n_frames):
@@ -98,7 +100,9 @@ def test_layout_reorders_columns_into_the_grid():
     names = ["a__mel1_t0", "a__mel0_t1", "a__mel0_t0", "a__mel1_t1", "a__present"]
     (block,) = infer_layout(names)
     assert block.kind == "frames" and block.shape == (2, 2) and block.mask == 4
-    assert [names[i] for i in block.columns] == ["a__mel0_t0", "a__mel0_t1", "a__mel1_t0", "a__mel1_t1"]
+    assert [names[i] for i in block.columns] == [
+        "a__mel0_t0", "a__mel0_t1", "a__mel1_t0", "a__mel1_t1"
+    ]
 
 
 def test_delta_frames_stack_orders_as_channels():
@@ -120,8 +124,12 @@ def test_plain_array_and_unprefixed_columns_are_one_block():
 
 
 def test_explicit_modalities_by_slice_positions_mask_and_names():
-    layout = infer_layout(n_features=10, modalities={"a": slice(0, 4), "b": [6, 7], "c": np.arange(10) >= 8})
-    assert [(b.name, b.columns) for b in layout] == [("a", (0, 1, 2, 3)), ("b", (6, 7)), ("c", (8, 9))]
+    layout = infer_layout(
+        n_features=10, modalities={"a": slice(0, 4), "b": [6, 7], "c": np.arange(10) >= 8}
+    )
+    assert [(b.name, b.columns) for b in layout] == [
+        ("a", (0, 1, 2, 3)), ("b", (6, 7)), ("c", (8, 9))
+    ]
     names = ["u", "v", "w__present", "z"]
     (block,) = infer_layout(names, modalities={"w": ["u", "w__present", "z"]})
     assert block.columns == (0, 3) and block.mask == 2
@@ -346,10 +354,15 @@ def test_module_standardises_from_present_rows_and_sizes_vocabulary():
     values = frame.loc[1:, audio].to_numpy().reshape(11, 6, 10)  # per band, present rows
     expected = np.repeat(values.mean(axis=(0, 2)), 10).astype(np.float32)
     torch.testing.assert_close(module.shift_1, torch.as_tensor(expected))
-    torch.testing.assert_close(module.scale_0, torch.tensor(frame.iloc[:, :64].to_numpy().std()).float().repeat(64))
+    torch.testing.assert_close(
+        module.scale_0, torch.tensor(frame.iloc[:, :64].to_numpy().std()).float().repeat(64)
+    )
     meta = frame[["meta__a", "meta__b", "meta__c"]].to_numpy()
     torch.testing.assert_close(module.shift_3, torch.as_tensor(meta.mean(0), dtype=torch.float32))
-    assert module.branches[2].vocab_size == int(frame[block_columns(frame, "text")].to_numpy().max()) + 1
+    assert (
+        module.branches[2].vocab_size
+        == int(frame[block_columns(frame, "text")].to_numpy().max()) + 1
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -407,9 +420,13 @@ def test_every_operator_learns_a_cross_modal_rule(fusion):
     n = 400
     a, b = rng.normal(size=(n, 2)), rng.normal(size=(n, 2))
     y = ((a[:, 0] > 0) ^ (b[:, 0] > 0)).astype(np.int64)
-    frame = pd.DataFrame(np.hstack([a, b]).astype(np.float32), columns=["a__0", "a__1", "b__0", "b__1"])
+    frame = pd.DataFrame(
+        np.hstack([a, b]).astype(np.float32), columns=["a__0", "a__1", "b__0", "b__1"]
+    )
     torch.manual_seed(0)
-    module = build_multimodal_module(frame, 2, fusion=fusion, width=16, hidden_sizes=(32,), dropout=0.0)
+    module = build_multimodal_module(
+        frame, 2, fusion=fusion, width=16, hidden_sizes=(32,), dropout=0.0
+    )
     X, target = torch.tensor(frame.to_numpy()), torch.as_tensor(y)
     opt = torch.optim.Adam(module.parameters(), lr=0.01)
     for _ in range(150):
@@ -479,7 +496,10 @@ def test_a_scaled_or_imputed_presence_column_is_refused_with_the_fix():
     X, y, union = image_audio(n=40, missing=0.25)
     net = FusionNetClassifier(max_epochs=1, branch_width=8, hidden_sizes=(16,), random_state=0)
     scaled = make_pipeline(union, StandardScaler().set_output(transform="pandas"), clone(net))
-    with pytest.raises(InvalidInputError, match=r"'image__present' of modality 'image' must hold 1 \(present\) or 0"):
+    with pytest.raises(
+        InvalidInputError,
+        match=r"'image__present' of modality 'image' must hold 1 \(present\) or 0",
+    ):
         scaled.fit(X, y)
     X_full, y_full, _ = image_audio(n=40, missing=0.0)  # flags all 1: a scaler makes them 0
     with pytest.warns(UserWarning, match="'image' is missing from every training row.*scaler"):
@@ -532,7 +552,7 @@ def test_three_extractors_give_their_branches_and_missing_text_is_ignored():
         ("image", "pixels", (3, 6, 6), False), ("text", "tokens", (12,), True),
         ("audio", "frames", (8, 6), True)]
     assert [type(b).__name__ for b in net.module_.branches] == ["CNN2dBranch", "TokenBranch",
-                                                                 "LSTMBranch"]
+                                                                "LSTMBranch"]
     restored = pickle.loads(pickle.dumps(net))
     np.testing.assert_array_equal(restored.predict_proba(features), net.predict_proba(features))
     filled = features.copy()

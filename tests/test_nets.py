@@ -246,7 +246,7 @@ def test_predict_with_other_number_of_features():
     X, y = blobs()
     net = FusionNetClassifier(max_epochs=1, **FAST).fit(X, y)
     with pytest.raises(InvalidInputError, match="X has 3 features, but FusionNetClassifier is "
-                                                 "expecting 4 features.*same pipeline"):
+                                                "expecting 4 features.*same pipeline"):
         net.predict(X[:, :3])
 
 

@@ -11,7 +11,9 @@ from skmm.exceptions import InvalidInputError
 
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
-_dtypes = st.sampled_from([np.uint8, np.int16, np.int32, np.float32, np.float64, np.bool_, np.complex64])
+_dtypes = st.sampled_from(
+    [np.uint8, np.int16, np.int32, np.float32, np.float64, np.bool_, np.complex64]
+)
 _arrays = hnp.arrays(
     dtype=_dtypes,
     shape=hnp.array_shapes(min_dims=0, max_dims=4, min_side=0, max_side=12),
@@ -19,7 +21,8 @@ _arrays = hnp.arrays(
 )
 _other_cells = st.one_of(
     st.none(), st.integers(), st.floats(), st.text(max_size=20), st.binary(max_size=64),
-    st.dictionaries(st.text(max_size=3), st.integers(), max_size=2), st.lists(st.integers(), max_size=3),
+    st.dictionaries(st.text(max_size=3), st.integers(), max_size=2),
+    st.lists(st.integers(), max_size=3),
 )
 
 

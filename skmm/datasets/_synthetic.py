@@ -47,7 +47,9 @@ def _views_per_modality(n_classes, n_modalities, rng):
         return np.arange(n_classes)[None, :], n_classes
     n_views = max(2, math.ceil(n_classes ** (1.0 / n_modalities)))
     for _ in range(1000):
-        maps = np.stack([rng.permutation(np.arange(n_classes) % n_views) for _ in range(n_modalities)])
+        maps = np.stack(
+            [rng.permutation(np.arange(n_classes) % n_views) for _ in range(n_modalities)]
+        )
         if len({tuple(col) for col in maps.T}) == n_classes:
             return maps, n_views
     raise InvalidInputError(  # pragma: no cover - only for extreme n_classes
@@ -189,7 +191,9 @@ def make_multimodal_classification(
         else:
             columns[m] = list(_audio(views[:, j], n_views, audio_sr, audio_duration, noise, rng))
 
-    absent = np.stack([rng.random_sample(n_samples) < rates.get(m, 0.0) for m in modalities], axis=1)
+    absent = np.stack(
+        [rng.random_sample(n_samples) < rates.get(m, 0.0) for m in modalities], axis=1
+    )
     all_gone = absent.all(axis=1)
     absent[all_gone, rng.randint(0, len(modalities), size=int(all_gone.sum()))] = False
     data = pd.DataFrame({m: pd.Series(columns[m], dtype=object) for m in modalities})

@@ -200,7 +200,9 @@ def infer_layout(feature_names=None, n_features=None, modalities=None, shapes=No
         groups = {str(k): _positions(k, v, names, n_features) for k, v in modalities.items()}
         seen = np.concatenate(list(groups.values()))
         if len(np.unique(seen)) != len(seen):
-            raise InvalidInputError("modalities select some columns twice; blocks must not overlap.")
+            raise InvalidInputError(
+                "modalities select some columns twice; blocks must not overlap."
+            )
     elif names is None:
         groups = {_UNPREFIXED: np.arange(n_features)}
     else:
@@ -209,7 +211,9 @@ def infer_layout(feature_names=None, n_features=None, modalities=None, shapes=No
             groups.setdefault(n.split("__", 1)[0] if "__" in n else _UNPREFIXED, []).append(i)
     unknown = sorted(set(shapes) - set(groups))
     if unknown:
-        raise InvalidInputError(f"shapes names modalities {unknown} that are not blocks of X: {list(groups)}.")
+        raise InvalidInputError(
+            f"shapes names modalities {unknown} that are not blocks of X: {list(groups)}."
+        )
     return tuple(_make_block(k, v, names, shapes.get(k)) for k, v in groups.items())
 
 
@@ -230,7 +234,8 @@ def resolve_branches(layout, branches=None):
         chosen = {b.name: branches.get(b.name, DEFAULT_BRANCH[b.kind]) for b in layout}
     else:
         raise InvalidInputError(
-            f"branches must be None, a branch name or a dict {{modality: branch}}, got {branches!r}."
+            "branches must be None, a branch name or a dict {modality: branch}, "
+            f"got {branches!r}."
         )
     bad = {k: v for k, v in chosen.items() if v not in BRANCHES}
     if bad:
@@ -263,7 +268,9 @@ def block_statistics(layout, X):
         if values.shape[0] == 0:
             shift, scale = np.zeros(groups), np.ones(groups)
         else:
-            grouped = values.reshape(len(values), groups, repeat).transpose(1, 0, 2).reshape(groups, -1)
+            grouped = (
+                values.reshape(len(values), groups, repeat).transpose(1, 0, 2).reshape(groups, -1)
+            )
             shift = np.nan_to_num(np.nanmean(grouped, axis=1))
             scale = np.nan_to_num(np.nanstd(grouped, axis=1), nan=1.0)
         scale = np.where(scale > 1e-6, scale, 1.0)
@@ -445,7 +452,6 @@ def build_multimodal_module(X, n_outputs, modalities=None, shapes=None, branches
     )
 
 
-
 # ---- the fusion nets' side -------------------------------------------------------------------
 #: The fusion nets' parameters that configure layer-level fusion, with their defaults.
 LAYER_DEFAULTS = {"modalities": None, "branches": None, "shapes": None, "branch_width": 64,
@@ -457,7 +463,9 @@ def check_layer_params(net):
     p = {k: getattr(net, k, v) for k, v in LAYER_DEFAULTS.items()}
     for name in ("modalities", "shapes"):
         if p[name] is not None and not isinstance(p[name], dict):
-            raise InvalidInputError(f"{name} must be None or a dict keyed by modality, got {p[name]!r}.")
+            raise InvalidInputError(
+                f"{name} must be None or a dict keyed by modality, got {p[name]!r}."
+            )
     if p["branches"] is not None and not isinstance(p["branches"], (str, dict)):
         raise InvalidInputError(
             f"branches must be None, a branch name or a dict {{modality: branch}}, got "
@@ -523,7 +531,8 @@ def check_presence_column(values, block, feature_names=None):
     column = feature_names[block.mask] if feature_names is not None else f"column {block.mask}"
     raise InvalidInputError(
         f"the presence column {column!r} of modality {block.name!r} must hold 1 (present) or "
-        f"0 (missing), but the row at position {rows[0]} holds {float(values[rows[0]]):g} ({len(rows)} row(s) in all "
+        f"0 (missing), but the row at position {rows[0]} holds {float(values[rows[0]]):g} "
+        f"({len(rows)} row(s) in all "
         "hold other values). It was probably scaled or imputed on its way to the net. Fix: "
         "pass it through unchanged, e.g. leave it out of the scaler with a ColumnTransformer "
         "(the net standardises each block itself, so it needs no scaler in front)."

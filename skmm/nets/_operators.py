@@ -94,7 +94,9 @@ class TensorFusion(nn.Module):
         for i, project in enumerate(self.projections):
             p = project(h[:, i]) * keep[:, i:i + 1]
             factor = torch.cat([p, torch.ones_like(p[:, :1])], dim=1)
-            fused = factor if fused is None else (fused.unsqueeze(2) * factor.unsqueeze(1)).flatten(1)
+            fused = (
+                factor if fused is None else (fused.unsqueeze(2) * factor.unsqueeze(1)).flatten(1)
+            )
         return fused
 
 
@@ -141,7 +143,10 @@ class AttentionFusion(nn.Module):
         self.attention = nn.MultiheadAttention(width, n_heads, dropout=dropout, batch_first=True)
         self.norm2 = nn.LayerNorm(width)
         self.feedforward = nn.Sequential(
-            nn.Linear(width, 2 * width), nn.ReLU(), nn.Dropout(dropout), nn.Linear(2 * width, width),
+            nn.Linear(width, 2 * width),
+            nn.ReLU(),
+            nn.Dropout(dropout),
+            nn.Linear(2 * width, width),
         )
 
     def forward(self, h, present):
@@ -183,4 +188,3 @@ def make_fusion(name, n_modalities, width, rank=4):
     if name == "attention":
         return AttentionFusion(n_modalities, width)
     raise InvalidInputError(f"fusion must be one of {FUSIONS}, got {name!r}.")
-

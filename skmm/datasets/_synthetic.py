@@ -187,7 +187,7 @@ def make_multimodal_classification(
     ((16, 16, 3), dtype('float32'))
     >>> data = make_multimodal_classification(n_samples=20, modalities=("image", "audio"),
     ...                                       shortcut="audio", random_state=0)
-    >>> sorted(set(data.groups))
+    >>> sorted(set(data.groups.tolist()))
     [0, 1, 2, 3]
     """
     if not isinstance(n_samples, (int, np.integer)) or n_samples < 1:

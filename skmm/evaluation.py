@@ -18,9 +18,11 @@ import pandas as pd
 from sklearn.metrics import check_scoring
 from sklearn.utils import check_random_state
 
+from ._column import is_missing
 from ._deps import import_optional
-from ._io import decode_audio, decode_image, is_missing
+from .audio import decode_audio
 from .exceptions import InvalidInputError
+from .image import decode_image
 
 _AUDIO_EXT = {".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif", ".au"}
 _IMAGE_EXT = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"}

@@ -14,7 +14,7 @@ from sklearn.compose import ColumnTransformer
 from torch import nn
 
 from skmm import ImageColorHistogram, ImageEmbedder, ImagePixels
-from skmm import _backbones
+from skmm.image import _backbones
 from skmm.exceptions import InvalidInputError, MissingDependencyError
 from skmm.image import pixel_grid_shape
 

@@ -6,7 +6,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from skmm._io import CellError, column_cells, decode_audio, decode_image, decode_text, is_missing
+from skmm._column import CellError, column_cells, is_missing
+from skmm.audio import decode_audio
+from skmm.image import decode_image
+from skmm.text import decode_text
 from skmm.exceptions import InvalidInputError
 
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])

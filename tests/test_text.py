@@ -331,7 +331,7 @@ def test_sentence_embedder_known_answers():
 
 def test_sentence_embedder_shares_the_model_and_keeps_it_out_of_pickles(monkeypatch):
     _bundled_model_or_skip()
-    from skmm import _sentence
+    from skmm.text import _sentence
 
     emb = TextSentenceEmbedder(device="cpu").fit(["x"])
     twin = clone(emb).fit(["y"])
@@ -352,7 +352,7 @@ def test_sentence_embedder_shares_the_model_and_keeps_it_out_of_pickles(monkeypa
 
 
 def test_sentence_embedder_errors(tmp_path, monkeypatch):
-    from skmm import _sentence
+    from skmm.text import _sentence
 
     _sentence.load_model.cache_clear()
     monkeypatch.setitem(sys.modules, "sentence_transformers", None)

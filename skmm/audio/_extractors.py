@@ -13,62 +13,62 @@ from ._features import dct_matrix, lifter_weights
 from ._spectral import NON_NEGATIVE, _SpectralAudioExtractor
 
 AUDIO_PARAMS = """\
-sr : int, default=16000
-    Sample rate (Hz) the clips are decoded or resampled to; a bare 1-D array is
-    taken to be at ``sr`` already.
-n_fft : int, default=512
-    FFT size (samples).
-hop_length : int, default=160
-    Samples between frames.
-win_length : int or None, default=None
-    Hann window length (<= n_fft, centred in it); None uses n_fft.
-n_mels : int, default=64
-    Number of mel bands (``librosa.filters.mel``, Slaney norm).
-fmin, fmax : float, default=0.0 and None (sr/2)
-    Frequency range of the mel filter bank, Hz.
-htk : bool, default=False
-    HTK mel scale instead of Slaney's.
-top_db : float or None, default=80.0
-    ``power_to_db`` floor: values are clipped at each clip's own peak minus
-    ``top_db`` (librosa's default behaviour, per clip). None disables it.
-duration : float or None, default=None
-    Crop or zero-pad every waveform (at its end) to this many seconds before the
-    spectrogram; None keeps each clip's length. The zero padding is silence (see
-    ``pad_mode`` for why frames are better padded with ``n_frames``).
-output : {"stats", "frames"}, default="stats"
-    "stats" pools each band over the clip's frames into ``stats``; "frames" gives
-    the first ``n_frames`` frames of each band (clips with fewer frames are
-    padded as ``pad_mode`` says).
-stats : sequence of {"mean", "std", "min", "max"}, default=("mean", "std")
-    Statistics over time for ``output="stats"`` (std is the population std).
-deltas : {0, 1, 2}, default=0
-    Add ``librosa.feature.delta`` of order 1 (and 2) as extra channels. A clip
-    with fewer than ``delta_width`` frames gets zero deltas (librosa raises).
-delta_width : int, default=9
-    Odd window of the delta filter, in frames.
-n_frames : int or None, default=None
-    Frames kept per band for ``output="frames"``; None derives it from
-    ``duration`` (one of the two is needed).
-pad_mode : {"minimum", "silence", "wrap"}, default="minimum"
-    How ``output="frames"`` pads a clip shorter than ``n_frames``. "minimum": each
-    mel band gets its own quietest value over the clip (the clip's background
-    level: its silence when it has some, its noise floor when it is noisy; MFCCs
-    pad with the cepstrum of that quietest mel frame), and deltas get 0.
-    "silence": the value a frame of zeros gets under the clip's ``top_db`` floor
-    (what zero-padding the waveform gives), deltas 0. "wrap": the clip's frames
-    repeated. With ``duration`` the waveform itself is zero-padded first, so short
-    clips are padded with silence whatever ``pad_mode`` says: give ``n_frames``
-    instead for frames. In a noisy clip "silence" lies far below every real
-    frame, and a network's input scaling then squeezes the speech into a sliver of
-    its range: on AV-Digits (hard) a 1-D CNN on 40 x 48 log-mel frames reaches 0.42
-    accuracy with "silence" padding and 0.73 with "minimum" (5-fold, 20 epochs,
-    ``benchmarks/bench_fusion.py``).
-device : str, default="cpu"
-    Torch device of the spectrogram ("cpu", "cuda", "cuda:1", "mps" or "auto").
-    The FFT runs in float64 (as librosa's does) except on MPS (float32); the
-    rest in float32.
-batch_size : int, default=256
-    Clips decoded and transformed together."""
+    sr : int, default=16000
+        Sample rate (Hz) the clips are decoded or resampled to; a bare 1-D array is
+        taken to be at ``sr`` already.
+    n_fft : int, default=512
+        FFT size (samples).
+    hop_length : int, default=160
+        Samples between frames.
+    win_length : int or None, default=None
+        Hann window length (<= n_fft, centred in it); None uses n_fft.
+    n_mels : int, default=64
+        Number of mel bands (``librosa.filters.mel``, Slaney norm).
+    fmin, fmax : float, default=0.0 and None (sr/2)
+        Frequency range of the mel filter bank, Hz.
+    htk : bool, default=False
+        HTK mel scale instead of Slaney's.
+    top_db : float or None, default=80.0
+        ``power_to_db`` floor: values are clipped at each clip's own peak minus
+        ``top_db`` (librosa's default behaviour, per clip). None disables it.
+    duration : float or None, default=None
+        Crop or zero-pad every waveform (at its end) to this many seconds before the
+        spectrogram; None keeps each clip's length. The zero padding is silence (see
+        ``pad_mode`` for why frames are better padded with ``n_frames``).
+    output : {"stats", "frames"}, default="stats"
+        "stats" pools each band over the clip's frames into ``stats``; "frames" gives
+        the first ``n_frames`` frames of each band (clips with fewer frames are
+        padded as ``pad_mode`` says).
+    stats : sequence of {"mean", "std", "min", "max"}, default=("mean", "std")
+        Statistics over time for ``output="stats"`` (std is the population std).
+    deltas : {0, 1, 2}, default=0
+        Add ``librosa.feature.delta`` of order 1 (and 2) as extra channels. A clip
+        with fewer than ``delta_width`` frames gets zero deltas (librosa raises).
+    delta_width : int, default=9
+        Odd window of the delta filter, in frames.
+    n_frames : int or None, default=None
+        Frames kept per band for ``output="frames"``; None derives it from
+        ``duration`` (one of the two is needed).
+    pad_mode : {"minimum", "silence", "wrap"}, default="minimum"
+        How ``output="frames"`` pads a clip shorter than ``n_frames``. "minimum": each
+        mel band gets its own quietest value over the clip (the clip's background
+        level: its silence when it has some, its noise floor when it is noisy; MFCCs
+        pad with the cepstrum of that quietest mel frame), and deltas get 0.
+        "silence": the value a frame of zeros gets under the clip's ``top_db`` floor
+        (what zero-padding the waveform gives), deltas 0. "wrap": the clip's frames
+        repeated. With ``duration`` the waveform itself is zero-padded first, so short
+        clips are padded with silence whatever ``pad_mode`` says: give ``n_frames``
+        instead for frames. In a noisy clip "silence" lies far below every real
+        frame, and a network's input scaling then squeezes the speech into a sliver of
+        its range: on AV-Digits (hard) a 1-D CNN on 40 x 48 log-mel frames reaches 0.42
+        accuracy with "silence" padding and 0.73 with "minimum" (5-fold, 20 epochs,
+        ``benchmarks/bench_fusion.py``).
+    device : str, default="cpu"
+        Torch device of the spectrogram ("cpu", "cuda", "cuda:1", "mps" or "auto").
+        The FFT runs in float64 (as librosa's does) except on MPS (float32); the
+        rest in float32.
+    batch_size : int, default=256
+        Clips decoded and transformed together."""
 
 
 @fill_doc(audio_params=AUDIO_PARAMS, **EXTRACTOR_PARAMS)

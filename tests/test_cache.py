@@ -423,6 +423,7 @@ _WORKER = textwrap.dedent(
 )
 
 
+@pytest.mark.slow
 def test_two_processes_filling_one_cache_agree(tmp_path):
     script = tmp_path / "worker.py"
     script.write_text(_WORKER)

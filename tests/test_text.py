@@ -368,6 +368,7 @@ def test_sentence_embedder_errors(tmp_path, monkeypatch):
 # ----------------------------------------------------------------------------- real data
 
 
+@pytest.mark.slow
 @pytest.mark.realdata
 def test_fusing_title_and_description_beats_either_alone(ag_news_home, tmp_path):
     from skmm.datasets import load_ag_news

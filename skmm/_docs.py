@@ -36,6 +36,19 @@ def substitute(doc, snippets):
     return _PLACEHOLDER.sub(replace, doc)
 
 
+def join_docs(*texts):
+    """One shared text made of several (each dedented), to fill one ``{{name}}`` line.
+
+    Examples
+    --------
+    >>> print(join_docs("a : int", "    b : str\\n        The b."))
+    a : int
+    b : str
+        The b.
+    """
+    return "\n".join(textwrap.dedent(text).strip("\n") for text in texts)
+
+
 def fill_doc(**snippets):
     """Decorator: substitute the shared texts ``snippets`` into the object's docstring."""
 
@@ -53,9 +66,10 @@ n_jobs : int or None, default=None
     Decoding threads (None: up to 4; -1: all cores).""",
     "on_error": """\
 on_error : {"raise", "warn", "ignore"}, default="raise"
-    What a bad cell (a missing or unreadable file, a cell of the wrong type) does: raise
-    an InvalidInputError listing every bad row with its cause, or become a missing row
-    (filled and flagged; no row is dropped) with ("warn") or without a warning.""",
+    What a bad cell (one that cannot be decoded: an unreadable file, bytes that are not
+    UTF-8 text, a cell of the wrong type) does: raise an InvalidInputError listing every
+    bad row with its cause, or become a missing row (filled and flagged; no row is
+    dropped) with ("warn") or without a warning.""",
     "add_indicator": """\
 add_indicator : bool, default=False
     Append a ``present`` column: 1.0 for decoded cells, 0.0 for missing or bad ones.""",

@@ -6,13 +6,13 @@ Their shared machinery (constraints, names, batched extraction) is
 
 import numpy as np
 
-from .._docs import EXTRACTOR_PARAMS, fill_doc
+from .._docs import EXTRACTOR_PARAMS, fill_doc, join_docs
 from .._validation import Integer
 from ..exceptions import InvalidInputError
 from ._features import dct_matrix, lifter_weights
 from ._spectral import NON_NEGATIVE, _SpectralAudioExtractor
 
-AUDIO_PARAMS = """\
+_SPECTRAL_PARAMS = """\
     sr : int, default=16000
         Sample rate (Hz) the clips are decoded or resampled to; a bare 1-D array is
         taken to be at ``sr`` already.
@@ -69,9 +69,20 @@ AUDIO_PARAMS = """\
         rest in float32.
     batch_size : int, default=256
         Clips decoded and transformed together."""
+#: Every parameter of AudioLogMel and AudioMFCC but n_mfcc and lifter, in their order.
+AUDIO_PARAMS = join_docs(
+    _SPECTRAL_PARAMS,
+    EXTRACTOR_PARAMS["n_jobs"],
+    EXTRACTOR_PARAMS["on_error"],
+    EXTRACTOR_PARAMS["add_indicator"],
+    """fill_value : float, default=0.0
+    Value of every feature of a missing row.""",
+    EXTRACTOR_PARAMS["cache"],
+    EXTRACTOR_PARAMS["verbose"],
+)
 
 
-@fill_doc(audio_params=AUDIO_PARAMS, **EXTRACTOR_PARAMS)
+@fill_doc(audio_params=AUDIO_PARAMS)
 class AudioLogMel(_SpectralAudioExtractor):
     """Log-mel spectrogram features of an audio column, as librosa computes them.
 
@@ -85,13 +96,6 @@ class AudioLogMel(_SpectralAudioExtractor):
     Parameters
     ----------
     {{audio_params}}
-    {{n_jobs}}
-    {{on_error}}
-    {{add_indicator}}
-    fill_value : float, default=0.0
-        Value of every feature of a missing row.
-    {{cache}}
-    {{verbose}}
 
     Attributes
     ----------
@@ -184,7 +188,7 @@ class AudioLogMel(_SpectralAudioExtractor):
         self.cache = cache
 
 
-@fill_doc(audio_params=AUDIO_PARAMS, **EXTRACTOR_PARAMS)
+@fill_doc(audio_params=AUDIO_PARAMS)
 class AudioMFCC(_SpectralAudioExtractor):
     """MFCC features of an audio column, as ``librosa.feature.mfcc`` computes them.
 
@@ -203,13 +207,6 @@ class AudioMFCC(_SpectralAudioExtractor):
     lifter : float, default=0
         Cepstral liftering (librosa's ``lifter``); 0 disables it.
     {{audio_params}}
-    {{n_jobs}}
-    {{on_error}}
-    {{add_indicator}}
-    fill_value : float, default=0.0
-        Value of every feature of a missing row.
-    {{cache}}
-    {{verbose}}
 
     Attributes
     ----------

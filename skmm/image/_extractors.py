@@ -5,7 +5,7 @@ import warnings
 import numpy as np
 
 from .._base import BaseExtractor
-from .._docs import EXTRACTOR_PARAMS, fill_doc
+from .._docs import EXTRACTOR_PARAMS, fill_doc, join_docs
 from .._naming import bin_names, indexed_names, pixel_names
 from .._validation import (
     DEVICE_CONSTRAINT, PRECISIONS, Integer, Options, Satisfies, resolve_device, resolve_precision,
@@ -33,9 +33,25 @@ def _as_size(size):
 SIZE = Satisfies(lambda s: _as_size(s) is not None,
                  "a positive int or a (height, width) pair of positive ints")
 MODE = Options("L", "RGB")
-MAX_PIXELS_DOC = """\
-max_pixels : int, default=40_000_000
-    Larger images are refused before decoding (decompression-bomb guard)."""
+#: The parameters every image extractor ends with ("image_common"), after a batch size
+#: of 256 for the two that decode only ("image_params").
+_COMMON = join_docs(
+    EXTRACTOR_PARAMS["on_error"],
+    EXTRACTOR_PARAMS["n_jobs"],
+    EXTRACTOR_PARAMS["add_indicator"],
+    """max_pixels : int, default=40_000_000
+    Larger images are refused before decoding (decompression-bomb guard).""",
+    EXTRACTOR_PARAMS["cache"],
+    EXTRACTOR_PARAMS["verbose"],
+)
+IMAGE_PARAMS = {
+    "image_common": _COMMON,
+    "image_params": join_docs(
+        """batch_size : int, default=256
+    Images decoded and processed per batch.""",
+        _COMMON,
+    ),
+}
 
 
 class _ImageExtractor(BaseExtractor):
@@ -50,7 +66,7 @@ class _ImageExtractor(BaseExtractor):
         )
 
 
-@fill_doc(max_pixels=MAX_PIXELS_DOC, **EXTRACTOR_PARAMS)
+@fill_doc(**IMAGE_PARAMS)
 class ImagePixels(_ImageExtractor):
     """Decoded, resized images as flattened pixels.
 
@@ -64,14 +80,7 @@ class ImagePixels(_ImageExtractor):
         Grey (1 channel) or colour (3 channels); images are converted as Pillow does.
     scale : bool, default=True
         Divide by 255 so that pixels lie in [0, 1]; False keeps 0-255 values.
-    {{on_error}}
-    batch_size : int, default=256
-        Images decoded and converted per batch.
-    {{n_jobs}}
-    {{add_indicator}}
-    {{max_pixels}}
-    {{cache}}
-    {{verbose}}
+    {{image_params}}
 
     Attributes
     ----------
@@ -133,7 +142,7 @@ class ImagePixels(_ImageExtractor):
         return pixel_names(len(self.mode), height, width)
 
 
-@fill_doc(max_pixels=MAX_PIXELS_DOC, **EXTRACTOR_PARAMS)
+@fill_doc(**IMAGE_PARAMS)
 class ImageColorHistogram(_ImageExtractor):
     """Per-channel intensity histograms, each normalised to sum to 1.
 
@@ -146,14 +155,7 @@ class ImageColorHistogram(_ImageExtractor):
         Channels to histogram: red, green, blue, or grey luma.
     size : int, (height, width) or None, default=None
         Resize before counting; None counts every pixel of the image as it is.
-    {{on_error}}
-    batch_size : int, default=256
-        Images decoded and counted per batch.
-    {{n_jobs}}
-    {{add_indicator}}
-    {{max_pixels}}
-    {{cache}}
-    {{verbose}}
+    {{image_params}}
 
     Attributes
     ----------
@@ -219,7 +221,7 @@ class ImageColorHistogram(_ImageExtractor):
         return bin_names(_CHANNEL_NAMES[self.mode], self.bins)
 
 
-@fill_doc(max_pixels=MAX_PIXELS_DOC, **EXTRACTOR_PARAMS)
+@fill_doc(**IMAGE_PARAMS)
 class ImageEmbedder(_ImageExtractor):
     """Frozen CNN embeddings: a convolutional trunk followed by global pooling.
 
@@ -255,12 +257,7 @@ class ImageEmbedder(_ImageExtractor):
     precision : {"auto", "float32", "bfloat16"}, default="auto"
         "auto" runs under bfloat16 autocast on CUDA devices that support it and in
         float32 elsewhere. The output is float32 either way.
-    {{on_error}}
-    {{n_jobs}}
-    {{add_indicator}}
-    {{max_pixels}}
-    {{cache}}
-    {{verbose}}
+    {{image_common}}
 
     Attributes
     ----------

@@ -6,7 +6,7 @@ See :mod:`skmm.text`; TextTokenIds is in ``_token_ids.py``.
 import numpy as np
 
 from .._base import BaseExtractor
-from .._docs import EXTRACTOR_PARAMS, fill_doc
+from .._docs import EXTRACTOR_PARAMS, fill_doc, join_docs
 from .._naming import OOV, indexed_names
 from .._validation import Integer, draw_seed, validate_params
 from ..exceptions import InvalidInputError
@@ -72,18 +72,27 @@ class _TextExtractor(BaseExtractor):
         return state
 
 
+_ADD_INDICATOR = EXTRACTOR_PARAMS["add_indicator"] + "\n    Missing rows are all zeros otherwise."
 TEXT_PARAMS = dict(
     EXTRACTOR_PARAMS,
-    tokenizer=r"""\
+    add_indicator=_ADD_INDICATOR,
+    # every parameter the tokenizing extractors share, in their order
+    text_params=join_docs(
+        """\
     lowercase : bool, default=True
         Lower-case texts before tokenizing (see :class:`~skmm.text.TextTokenizer`).
-    token_pattern : str, default=r"(?u)\b\w\w+\b"
+    token_pattern : str, default=r"(?u)\\b\\w\\w+\\b"
         Regular expression of a token (CountVectorizer's default).
     stop_words : {"english"}, list of str or None, default=None
         Tokens to drop.""",
-    batch_size="""\
+        EXTRACTOR_PARAMS["on_error"],
+        _ADD_INDICATOR,
+        """\
     batch_size : int, default=1024
         Documents per transform batch (peak memory is one batch's tokens).""",
+        EXTRACTOR_PARAMS["cache"],
+        EXTRACTOR_PARAMS["verbose"],
+    ),
 )
 
 
@@ -121,13 +130,7 @@ class TextWord2Vec(_TextExtractor):
         makes the vectors differ slightly from fit to fit, even with ``random_state`` set.
     random_state : int, RandomState instance or None, default=None
         Seeds gensim (``seed``). None draws a seed from numpy's global random state.
-    {{tokenizer}}
-    {{on_error}}
-    {{add_indicator}}
-        Missing rows are all zeros otherwise.
-    {{batch_size}}
-    {{cache}}
-    {{verbose}}
+    {{text_params}}
 
     Attributes
     ----------
@@ -247,13 +250,7 @@ class TextDoc2Vec(_TextExtractor):
     random_state : int, RandomState instance or None, default=None
         Seeds training and inference. None draws a seed in ``fit`` (``seed_``); a fitted
         extractor is deterministic either way.
-    {{tokenizer}}
-    {{on_error}}
-    {{add_indicator}}
-        Missing rows are all zeros otherwise.
-    {{batch_size}}
-    {{cache}}
-    {{verbose}}
+    {{text_params}}
 
     Attributes
     ----------
@@ -363,7 +360,6 @@ class TextSentenceEmbedder(_TextExtractor):
         Scale each embedding to unit length (cosine similarity becomes a dot product).
     {{on_error}}
     {{add_indicator}}
-        Missing rows are all zeros otherwise.
     {{cache}}
     {{verbose}}
 

@@ -34,13 +34,7 @@ class TextTokenIds(_TextExtractor):
     min_count : int, default=1
         Keep only words seen at least ``min_count`` times in the training texts. When
         this leaves no word, ``fit`` raises an InvalidInputError.
-    {{tokenizer}}
-    {{on_error}}
-    {{add_indicator}}
-        Missing rows are all zeros otherwise.
-    {{batch_size}}
-    {{cache}}
-    {{verbose}}
+    {{text_params}}
 
     Attributes
     ----------

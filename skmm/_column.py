@@ -173,11 +173,6 @@ def report_cell_errors(errors, on_error, what, labels=None):
         )
 
 
-def check_on_error(on_error):
-    """Raise :class:`InvalidInputError` unless ``on_error`` is "raise", "warn" or "ignore"."""
-    check_param("on_error", on_error, [ON_ERROR])
-
-
 def read_file_path(cell, kind):
     """The path of a cell naming a file: a :class:`CellError` when it is absent, a folder
     or empty (``kind`` names the expected file, e.g. "image")."""

@@ -1,7 +1,7 @@
 """Pooling token vectors into one row per document, with sparse matrix products.
 
 A batch of documents arrives as flat token ids (-1 for unknown words) and the number
-of tokens per document (see :class:`skmm._tokenize.TokenIndex`). Mean and tf-idf
+of tokens per document (see :class:`skmm.text._tokenize.TokenIndex`). Mean and tf-idf
 pooling are one sparse (documents x vocabulary) matrix times the vector table; max
 pooling is one ``np.maximum.reduceat`` over the gathered rows. Unknown words are
 skipped; a document without a known word gives a zero row.

@@ -218,6 +218,7 @@ sys.stdout.write(np.concatenate([w.ravel(), d.ravel()]).tobytes().hex())
 """
 
 
+@pytest.mark.slow
 def test_output_is_the_same_in_another_process():
     # Python's str hash differs between processes (PYTHONHASHSEED); gensim's inference uses it
     here = subprocess.run([sys.executable, "-c", _SUBPROCESS], capture_output=True, text=True,

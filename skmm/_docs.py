@@ -36,6 +36,19 @@ def substitute(doc, snippets):
     return _PLACEHOLDER.sub(replace, doc)
 
 
+def join_docs(*texts):
+    """One shared text made of several (each dedented), to fill one ``{{name}}`` line.
+
+    Examples
+    --------
+    >>> print(join_docs("a : int", "    b : str\\n        The b."))
+    a : int
+    b : str
+        The b.
+    """
+    return "\n".join(textwrap.dedent(text).strip("\n") for text in texts)
+
+
 def fill_doc(**snippets):
     """Decorator: substitute the shared texts ``snippets`` into the object's docstring."""
 
@@ -44,3 +57,27 @@ def fill_doc(**snippets):
         return obj
 
     return decorate
+
+
+#: Parameters that many extractors share, with the same meaning and default.
+EXTRACTOR_PARAMS = {
+    "n_jobs": """\
+n_jobs : int or None, default=None
+    Decoding threads (None: up to 4; -1: all cores).""",
+    "on_error": """\
+on_error : {"raise", "warn", "ignore"}, default="raise"
+    What a bad cell (one that cannot be decoded: an unreadable file, bytes that are not
+    UTF-8 text, a cell of the wrong type) does: raise an InvalidInputError listing every
+    bad row with its cause, or become a missing row (filled and flagged; no row is
+    dropped) with ("warn") or without a warning.""",
+    "add_indicator": """\
+add_indicator : bool, default=False
+    Append a ``present`` column: 1.0 for decoded cells, 0.0 for missing or bad ones.""",
+    "cache": """\
+cache : None, False, str, os.PathLike or skmm.FeatureCache, default=None
+    Feature cache (see :mod:`skmm.cache`): rows of cells seen before are read back
+    instead of recomputed. None uses ``skmm.get_config()["cache"]``; False turns it off.""",
+    "verbose": """\
+verbose : bool, default=False
+    Show a progress bar over the batches.""",
+}

@@ -11,7 +11,9 @@ frames      :func:`frame_names`              ``audio__mel03_t012``, ``audio__mfc
 band stats  :func:`band_stat_names`          ``audio__mel03_mean``, ``audio__mfcc02_d1_std``
 tokens      :func:`token_names`              ``text__tok003`` (padded token ids)
 indexed     :func:`indexed_names`            ``text__mean012``, ``image__emb511``
+bins        :func:`bin_names`                ``image__r_bin03`` (channel, histogram bin)
 presence    :data:`PRESENT`                  ``audio__present`` (1 present, 0 missing)
+no word     :data:`OOV`                      ``text__oov`` (1 when no word is known)
 ==========  ===============================  ================================================
 
 :func:`split_prefix` splits a name at its modality prefix, and :func:`grid_layout` reads
@@ -30,6 +32,8 @@ from .exceptions import InvalidInputError
 SEPARATOR = "__"
 #: Last segment of a presence-indicator column.
 PRESENT = "present"
+#: Column of the text extractors flagging a document without any known word.
+OOV = "oov"
 #: Block name of the columns that carry no modality prefix.
 UNPREFIXED = "x"
 
@@ -65,6 +69,18 @@ def indexed_names(stem, n, minimum_width=3):
     """
     width = index_width(n, minimum_width)
     return [f"{stem}{i:0{width}d}" for i in range(int(n))]
+
+
+def bin_names(channels, n_bins):
+    """Names ``{channel}_bin{k}`` of per-channel histogram bins, channel after channel.
+
+    Examples
+    --------
+    >>> bin_names(("r", "g"), 2)
+    ['r_bin00', 'r_bin01', 'g_bin00', 'g_bin01']
+    """
+    width = index_width(n_bins)
+    return [f"{channel}_bin{k:0{width}d}" for channel in channels for k in range(int(n_bins))]
 
 
 def pixel_names(channels, height, width):

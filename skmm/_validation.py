@@ -188,6 +188,15 @@ def check_param(name, value, constraints, hint=None, what=None):
     raise InvalidInputError(f"{where}{name} must be {_describe(constraints)}, got {value!r}.{fix}")
 
 
+def parameter_constraints(cls):
+    """The ``_parameter_constraints`` of ``cls`` and of its bases, merged (a subclass's
+    entry wins; the bases' parameters come first)."""
+    constraints = {}
+    for klass in reversed(cls.__mro__):
+        constraints.update(vars(klass).get("_parameter_constraints", {}))
+    return constraints
+
+
 def validate_params(estimator, constraints=None):
     """Check the estimator's parameters against their declared constraints.
 
@@ -201,9 +210,7 @@ def validate_params(estimator, constraints=None):
         subclass's entry wins).
     """
     if constraints is None:
-        constraints = {}
-        for cls in reversed(type(estimator).__mro__):
-            constraints.update(vars(cls).get("_parameter_constraints", {}))
+        constraints = parameter_constraints(type(estimator))
     what = type(estimator).__name__
     for name, spec in constraints.items():
         hint = None

@@ -5,6 +5,7 @@ import pytest
 from skmm.__main__ import main
 
 
+@pytest.mark.slow
 def test_demo_prints_the_comparison_and_saves_a_chart(tmp_path, capsys):
     pytest.importorskip("matplotlib")
     png = tmp_path / "demo.png"

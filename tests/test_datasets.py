@@ -165,6 +165,7 @@ def test_load_av_digits(fsdd_home):
     np.testing.assert_array_equal(again.mnist_index, bunch.mnist_index)
 
 
+@pytest.mark.slow
 @pytest.mark.realdata
 def test_load_av_digits_hard_is_deterministic_and_harder(fsdd_home):
     clean = load_av_digits(data_home=fsdd_home)

@@ -18,15 +18,14 @@ from collections import OrderedDict
 import torch
 from torch import nn
 
-from ._deps import import_optional
-from .exceptions import InvalidInputError
+from .._deps import import_optional
+from ..exceptions import InvalidInputError
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 #: Seed of the built-in backbone's initialisation (embeddings are reproducible without weights).
 SIMPLE_CNN_SEED = 0
 BUILTIN_BACKBONES = ("simple-cnn",)
-POOLINGS = ("avg", "max")
 _CACHE_SIZE = 4
 _MAX_LISTED = 10
 

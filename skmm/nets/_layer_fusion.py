@@ -140,11 +140,13 @@ class LayerFusionMixin:
     def _check_params(self):
         super()._check_params()
         check_branches(self.branches)
-        FUSIONS.check(self.fusion, fusion_params(self))
+        params = fusion_params(self)
+        FUSIONS.check_names(params, [FUSIONS.check(self.fusion, params)[0]])
+        # the branches__ parameters, against every branch that a block may get
         given = self.branches.values() if isinstance(self.branches, dict) else [self.branches]
-        # the routed branches__ parameters, against every branch that a block may get
-        for spec in [s for s in given if s is not None] + [BRANCHES.default(k) for k in KINDS]:
-            BRANCHES.check(spec, self.get_params_for("branches"))
+        specs = [s for s in given if s is not None] + [BRANCHES.default(k) for k in KINDS]
+        params = self.get_params_for("branches")
+        BRANCHES.check_names(params, [BRANCHES.check(spec, params)[0] for spec in specs])
 
     def _build_module(self, n_features, n_outputs, X=None):
         if self.module is None:

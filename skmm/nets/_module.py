@@ -13,10 +13,10 @@ from torch import nn
 
 from .._validation import Integer, Real, check_param
 from ..exceptions import InvalidInputError
-from ._branches import make_branch, resolve_branches
+from ._branches import BRANCHES, make_branch, resolve_branches
 from ._layout import block_statistics, infer_layout
 from ._mlp import MLP
-from ._operators import make_fusion
+from ._operators import FUSIONS, make_fusion
 
 
 class MultimodalModule(nn.Module):
@@ -72,6 +72,7 @@ class MultimodalModule(nn.Module):
         self.modality_dropout = float(modality_dropout)
         n = len(self.layout)
         branches = list(branches or resolve_branches(self.layout))
+        check_hyperparameters(fusion, fusion_params, branches, branch_params)
         vocab_sizes = list(vocab_sizes or [None] * n)
         stats = list(stats or [None] * n)
         self.branches = nn.ModuleList(
@@ -114,6 +115,13 @@ class MultimodalModule(nn.Module):
             aux = torch.stack([head(h[:, i]) for i, head in enumerate(self.aux_heads)], dim=1)
             return logits, aux, present
         return logits
+
+
+def check_hyperparameters(fusion, fusion_params, branches, branch_params):
+    """Refuse hyperparameters that neither the operator or branches in use nor any registered
+    one take (typos); each class takes those it names."""
+    FUSIONS.check_names(fusion_params, [FUSIONS.resolve(fusion)[0]])
+    BRANCHES.check_names(branch_params, [BRANCHES.resolve(b)[0] for b in branches])
 
 
 def drop_modalities(present, p):

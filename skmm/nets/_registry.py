@@ -12,9 +12,10 @@ registry, they also take a class or an instance (skorch's convention for ``modul
   when routed parameters for its class are set, a new instance of its class is built
   with them instead (as skorch does for ``module`` and ``module__...``).
 
-A routed parameter that the chosen class does not take is ignored when another
-registered class takes it (so that one grid of ``GridSearchCV`` can cover several
-operators), and refused otherwise (a typo). A class may declare
+A routed parameter that a class does not take is ignored by it when another class in
+use or any registered class takes it (so that one grid of ``GridSearchCV`` can cover
+several operators, and ``branches__...`` reaches the branches that take it), and refused
+otherwise, as a typo (:meth:`Registry.check_names`). A class may declare
 ``_parameter_constraints`` (see :mod:`skmm._validation`) for its hyperparameters; they
 are checked before anything is built.
 """
@@ -162,28 +163,41 @@ class Registry(Mapping):
             return spec, {}, None
         return type(spec), {}, spec
 
-    def check(self, spec, params=None):
-        """Validate ``spec`` and the routed ``params``; return ``(cls, kwargs, instance)``.
+    def check_names(self, params, classes):
+        """Refuse routed ``params`` that none of ``classes`` nor any registered class takes.
 
-        ``kwargs`` holds the registration defaults and the routed parameters that ``cls``
-        takes, checked against ``cls._parameter_constraints``; nothing is built.
+        ``classes`` are those the net uses (registered or not); the sizes of the context
+        are never routable.
         """
-        cls, kwargs, instance = self.resolve(spec)
-        for name, value in (params or {}).items():
+        classes = list(classes)
+        for name in params or {}:
             if name in self.context:
                 raise InvalidInputError(
                     f"{self.prefix}__{name} cannot be set: the net passes {name!r} to each "
                     f"{self.noun} itself."
                 )
-            if takes(cls, name):
-                kwargs[name] = value
-            elif not any(takes(e.cls, name) for e in self._entries.values()):
-                own = [n for n in _signature(cls)[0] if n not in self.context]
+            candidates = classes + [e.cls for e in self._entries.values()]
+            if not any(takes(cls, name) for cls in candidates):
+                own = ", ".join(dict.fromkeys(
+                    f"{c.__name__} (which takes {self.hyperparameters(c)})" for c in classes))
                 raise InvalidInputError(
                     f"{self.prefix}__{name} is a parameter of no {self.noun}: no registered "
-                    f"{self.noun} takes {name!r}, nor does {cls.__name__} (which takes "
-                    f"{own}). Check the name."
+                    f"{self.noun} takes {name!r}, nor does any in use: {own}. Check the name."
                 )
+
+    def hyperparameters(self, cls):
+        """Names of the constructor arguments of ``cls`` that are not sizes of the context."""
+        return [n for n in _signature(cls)[0] if n not in self.context]
+
+    def check(self, spec, params=None):
+        """Validate ``spec`` and its hyperparameters; return ``(cls, kwargs, instance)``.
+
+        ``kwargs`` holds the registration defaults and those of the routed ``params`` that
+        ``cls`` takes (the others are for other classes: see :meth:`check_names`), checked
+        against ``cls._parameter_constraints``; nothing is built.
+        """
+        cls, kwargs, instance = self.resolve(spec)
+        kwargs.update({k: v for k, v in (params or {}).items() if takes(cls, k)})
         constraints = getattr(cls, "_parameter_constraints", {})
         for name, value in kwargs.items():
             if name in constraints:
@@ -193,7 +207,7 @@ class Registry(Mapping):
         return cls, kwargs, instance
 
     def build(self, spec, context, params=None):
-        """Build ``spec`` with the sizes in ``context`` and the routed ``params``."""
+        """Build ``spec`` with the sizes in ``context`` and the routed ``params`` it takes."""
         cls, kwargs, instance = self.check(spec, params)
         if instance is not None and not kwargs:
             return copy.deepcopy(instance)

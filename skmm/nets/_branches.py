@@ -7,7 +7,8 @@ A branch is a ``torch.nn.Module`` whose ``forward`` takes a float tensor
 ``n_in``, ``width``, ``vocab_size`` (token blocks: one more than the largest id seen at
 fit) and ``dropout`` (the net's) that its constructor takes. No built-in branch couples
 the samples of a batch (no batch normalisation), so a sample's output depends on its own
-row only.
+row only. A class given directly (not registered) may say which block kinds it accepts in a
+``block_kinds`` attribute.
 
 :data:`BRANCHES` is the registry of branches by name, with the block kinds each accepts
 and the default branch of each kind; :func:`register_branch` adds one.
@@ -18,10 +19,11 @@ import math
 import torch
 from torch import nn
 
-from .._validation import Options, check_param
+from .._docs import fill_doc
+from .._validation import InstanceOf, Options, check_param
 from ..exceptions import InvalidInputError
 from ._layout import KINDS
-from ._registry import Entry, Registry
+from ._registry import REGISTER_DOCS, Entry, Registry
 
 
 class BranchRegistry(Registry):
@@ -76,8 +78,14 @@ class BranchRegistry(Registry):
 
 #: The branches by name (a mapping name -> class; see :func:`register_branch`).
 BRANCHES = BranchRegistry()
+#: What the nets' ``branches`` parameter may be: ``(constraints, hint)``.
+BRANCHES_PARAMETER = (
+    [None, *BRANCHES.spec_constraints, InstanceOf(dict, description="a dict {modality: branch}")],
+    "Add one with skmm.nets.register_branch.",
+)
 
 
+@fill_doc(**REGISTER_DOCS)
 def register_branch(name, cls=None, *, kinds=KINDS, default_for=(), **defaults):
     """Register a branch class as ``name`` (a class decorator when ``cls`` is None).
 
@@ -95,12 +103,9 @@ def register_branch(name, cls=None, *, kinds=KINDS, default_for=(), **defaults):
         Block kinds it accepts, among "pixels", "frames", "tokens" and "features".
     default_for : tuple of str, default=()
         Kinds whose blocks get it when ``branches`` does not say (one default per kind).
-    **defaults
-        Constructor arguments the name stands for.
+    {{defaults}}
 
-    Returns
-    -------
-    cls, or a decorator that registers and returns it.
+    {{returns}}
 
     Examples
     --------
@@ -290,22 +295,22 @@ def make_branch(branch, kind, shape, width, vocab_size=None, dropout=0.1, **para
 
 
 def check_branches(branches, modalities=None):
-    """Refuse unknown branch names in ``branches`` (one spec, or a dict by modality).
+    """Refuse a ``branches`` dict that names unknown branches, or blocks not in ``modalities``.
 
-    ``modalities`` (the block names) also refuses dict keys that are not blocks.
+    A ``branches`` that is not a dict is checked by :data:`BRANCHES_PARAMETER`.
     """
-    chosen = branches if isinstance(branches, dict) else {None: branches}
-    if modalities is not None and isinstance(branches, dict):
+    if not isinstance(branches, dict):
+        return
+    if modalities is not None:
         unknown = sorted(set(branches) - set(modalities))
         if unknown:
             raise InvalidInputError(
                 f"branches names modalities {unknown} that are not blocks of X: "
                 f"{list(modalities)}."
             )
-    bad = {k: v for k, v in chosen.items() if v is not None and not any(
+    bad = {k: v for k, v in branches.items() if v is not None and not any(
         c.is_satisfied_by(v) for c in BRANCHES.spec_constraints)}
     if bad:
-        bad = bad[None] if None in bad else bad
         raise InvalidInputError(
             f"unknown branches {bad}; expected names among {tuple(BRANCHES)}, or "
             "torch.nn.Module classes or instances (see skmm.nets.register_branch)."
@@ -320,12 +325,7 @@ def resolve_branches(layout, branches=None):
     "transformer" for token ids, "mlp" for other features).
     """
     names = [b.name for b in layout]
-    if branches is not None and not isinstance(branches, dict) and not any(
-            c.is_satisfied_by(branches) for c in BRANCHES.spec_constraints):
-        raise InvalidInputError(
-            "branches must be None, a branch name, class or instance, or a dict "
-            f"{{modality: branch}}, got {branches!r}."
-        )
+    check_param("branches", branches, *BRANCHES_PARAMETER)
     check_branches(branches, names)
     chosen = branches if isinstance(branches, dict) else {n: branches for n in names}
     return [BRANCHES.default(b.kind) if chosen.get(b.name) is None else chosen[b.name]

@@ -17,7 +17,7 @@ from torch import nn
 
 from .._validation import InstanceOf, Integer, Real
 from ..exceptions import InvalidInputError
-from ._branches import BRANCHES, check_branches, resolve_branches
+from ._branches import BRANCHES, BRANCHES_PARAMETER, check_branches, resolve_branches
 from ._layout import KINDS, block_statistics, check_presence_column, infer_layout
 from ._layout import warn_blocks_never_present
 from ._module import MultimodalModule, auxiliary_loss
@@ -112,9 +112,7 @@ class LayerFusionMixin:
     _parameter_constraints = {
         "fusion": (FUSIONS.spec_constraints, "Add one with skmm.nets.register_fusion."),
         "modalities": [None, _BLOCK_DICT],
-        "branches": ([None, *BRANCHES.spec_constraints,
-                      InstanceOf(dict, description="a dict {modality: branch}")],
-                     "Add one with skmm.nets.register_branch."),
+        "branches": BRANCHES_PARAMETER,
         "shapes": [None, _BLOCK_DICT],
         "branch_width": [Integer(1)],
         "fusion_rank": [Integer(1)],

@@ -45,13 +45,14 @@ def _listed(registry):
 
 #: Parameter and attribute text that both nets' docstrings share (see :mod:`skmm._docs`).
 _DOCS = {
-    "module": """
+    "parameters": f"""
+    Parameters
+    ----------
+    module : torch.nn.Module class or instance, optional
         The network; by default an MLP over the whole input row, or a multimodal module
         when X has modality blocks, whose input width is learnt at fit. A class receives
         ``module__...`` parameters, and ``n_features`` and ``n_outputs`` when it takes
-        them.
-    """,
-    "layer_parameters": f"""
+        them. It returns the class logits of a classifier, the targets of a regressor.
     hidden_sizes : tuple of int, default=(256,)
         Units of the hidden layers of the default module (an :class:`~skmm.nets.MLP`).
     dropout : float in [0, 1), default=0.1
@@ -144,12 +145,7 @@ _DOCS = {
 class FusionNetClassifier(LayerFusionMixin, FusionNetBase, NeuralNetClassifier):
     """A neural-network classifier for fused multimodal features (a skorch net).
 
-    Parameters
-    ----------
-    module : torch.nn.Module class or instance, optional
-        {{module}}
-        It must return class logits.
-    {{layer_parameters}}
+    {{parameters}}
     criterion : torch loss class, default=torch.nn.CrossEntropyLoss
     classes : array-like or None, default=None
         All the class labels, when y may not show them all (skorch's parameter).
@@ -254,13 +250,9 @@ def _scoring_on_labels(callback, classes):
 
 @fill_doc(**_DOCS)
 class FusionNetRegressor(LayerFusionMixin, FusionNetBase, NeuralNetRegressor):
-    """A neural-network regressor for fused multimodal features (a skorch net).
+    """A neural-network regressor of one or several targets from fused multimodal features.
 
-    Parameters
-    ----------
-    module : torch.nn.Module class or instance, optional
-        {{module}}
-    {{layer_parameters}}
+    {{parameters}}
     criterion : torch loss class, default=torch.nn.MSELoss
     {{training_parameters}}
 

@@ -18,14 +18,16 @@ import numbers
 import torch
 from torch import nn
 
+from .._docs import fill_doc
 from .._validation import Integer
-from ._registry import Registry
+from ._registry import REGISTER_DOCS, Registry
 
 #: The fusion operators by name (a mapping name -> class; see :func:`register_fusion`).
 FUSIONS = Registry("fusion", "fusion", context=("n_modalities", "width"),
                    register_hint="skmm.nets.FUSIONS")
 
 
+@fill_doc(**REGISTER_DOCS)
 def register_fusion(name, cls=None, **defaults):
     """Register a fusion operator class as ``name`` (a class decorator when ``cls`` is None).
 
@@ -40,12 +42,9 @@ def register_fusion(name, cls=None, **defaults):
         present)`` maps ``(batch, M, width)`` and a bool mask ``(batch, M)`` to
         ``(batch, out_features)``. Its other constructor arguments are hyperparameters,
         set on a net as ``fusion__<argument>`` (and tuned by ``GridSearchCV`` alike).
-    **defaults
-        Constructor arguments the name stands for.
+    {{defaults}}
 
-    Returns
-    -------
-    cls, or a decorator that registers and returns it.
+    {{returns}}
 
     Examples
     --------

@@ -55,6 +55,19 @@ class Registered(Constraint):
         return f"one of {tuple(self.registry)}"
 
 
+#: Docstring text that ``register_fusion`` and ``register_branch`` share (see :mod:`skmm._docs`).
+REGISTER_DOCS = {
+    "defaults": """
+        **defaults
+            Constructor arguments the name stands for (routed parameters override them).
+    """,
+    "returns": """
+        Returns
+        -------
+        cls, or a decorator that registers and returns it.
+    """,
+}
+
 MODULE_CLASS = Satisfies(lambda v: isinstance(v, type) and issubclass(v, nn.Module),
                          "a torch.nn.Module subclass")
 MODULE_INSTANCE = InstanceOf(nn.Module, description="a torch.nn.Module instance")

@@ -1,5 +1,5 @@
 """The architecture holds: imports point down, the cache reads no extractor internals,
-and the new-extractor example of ARCH_EXTRACTORS.md, run verbatim, keeps skmm's contract."""
+and the new-extractor example of ARCHITECTURE.md, run verbatim, keeps skmm's contract."""
 
 import ast
 import pickle
@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "skmm"
 
 # Lowest layer first. A module may import modules of its own group and of lower layers;
-# groups sharing a layer do not import each other. See ARCH_EXTRACTORS.md, section 1.
+# groups sharing a layer do not import each other. See ARCHITECTURE.md, section 1.
 LAYERS = [
     ["skmm.exceptions"],
     ["skmm._config", "skmm._deps"],
@@ -137,12 +137,13 @@ def test_the_cache_reads_no_private_attribute_of_an_extractor():
 
 
 def _example_module():
-    """The first python block of ARCH_EXTRACTORS.md, run as a module (so it pickles)."""
-    text = (ROOT / "ARCH_EXTRACTORS.md").read_text()
-    code = re.search(r"```python\n(.*?)```", text, flags=re.S).group(1)
+    """The new-extractor example of ARCHITECTURE.md, run as a module (so it pickles)."""
+    text = (ROOT / "ARCHITECTURE.md").read_text()
+    marked = r"<!-- example: extractor -->\s*```python\n(.*?)```"
+    code = re.search(marked, text, flags=re.S).group(1)
     module = types.ModuleType("skmm_arch_example")
     sys.modules[module.__name__] = module
-    exec(compile(code, "ARCH_EXTRACTORS.md", "exec"), module.__dict__)
+    exec(compile(code, "ARCHITECTURE.md", "exec"), module.__dict__)
     return module
 
 

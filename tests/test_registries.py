@@ -1,6 +1,6 @@
 """The registries of fusion operators and branches, and their hyperparameters on the nets.
 
-The worked examples of ARCH_NETS.md run here as they are written there.
+The worked examples of ARCHITECTURE.md run here as they are written there.
 """
 
 import pickle
@@ -54,15 +54,15 @@ def test_the_built_in_entries_are_registered():
 
 
 # ---------------------------------------------------------------------------------------------
-# the worked examples of ARCH_NETS.md
+# the worked examples of ARCHITECTURE.md
 # ---------------------------------------------------------------------------------------------
 def arch_example(*names):
-    """Run the ```python blocks of ARCH_NETS.md marked ``<!-- example: name -->``, in order."""
-    text = (ROOT / "ARCH_NETS.md").read_text()
+    """Run the ```python blocks of ARCHITECTURE.md marked ``<!-- example: name -->``, in order."""
+    text = (ROOT / "ARCHITECTURE.md").read_text()
     blocks = dict(re.findall(r"<!-- example: (\w+) -->\s*```python\n(.*?)```", text, flags=re.S))
     namespace = {"__name__": "arch_nets_example"}
     for name in names:
-        exec(compile(blocks[name], f"ARCH_NETS.md ({name})", "exec"), namespace)
+        exec(compile(blocks[name], f"ARCHITECTURE.md ({name})", "exec"), namespace)
     return namespace
 
 

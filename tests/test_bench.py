@@ -196,6 +196,17 @@ def test_cli_statuses_failure_skip_and_refusal(tmp_path, monkeypatch, capsys):
     assert "search: no case in the gpu protocol" in captured.out
 
 
+def test_cpu_only_benchmarks_are_skipped_on_another_device(tmp_path, monkeypatch, capsys):
+    from skmm._bench import _cli
+
+    monkeypatch.setattr(_cli, "_check_device", lambda device: None)  # pretend CUDA is here
+    assert main(["bench", "--device", "cuda", "--protocol", "cpu", "--only", "search,text",
+                 "--results", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert out.count("runs on the CPU only") == 4 and "use --device cpu" in out  # lines+summary
+    assert not any(tmp_path.iterdir())
+
+
 def _bench_args(argv):
     import argparse
 

@@ -176,8 +176,12 @@ def run(args, echo=_say, load=None):
     rows, written, skipped, failed, refused = [], [], [], [], []
     for name in names:
         kind, protocols = BENCHMARKS[name]
+        why = None
         if protocol not in protocols:
             why = f"no case in the {protocol} protocol (it has: {', '.join(protocols)})"
+        elif args.device != "cpu" and "gpu" not in protocols:
+            why = "it runs on the CPU only (its models are pinned there); use --device cpu"
+        if why:
             skipped.append(f"{name}: {why}")
             echo(f"\n== {name}: skipped: {why}")
             continue

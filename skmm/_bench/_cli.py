@@ -132,9 +132,10 @@ def _check_device(device):
                              f"{torch.cuda.device_count()} CUDA device(s).")
 
 
-def _command(name, args, protocol):
+def _command(name, args, protocol, size):
+    """The command line that reruns benchmark ``name`` as this run did."""
     parts = ["python -m skmm bench", f"--only {name}"]
-    parts += [flag for flag, on in (("--quick", args.quick), ("--tiny", args.tiny)) if on]
+    parts += {"full": [], "quick": ["--quick"], "tiny": ["--tiny"]}[size]
     if args.device != "cpu":
         parts.append(f"--device {args.device}")
     if args.protocol != "auto" and protocol != ("gpu" if args.device != "cpu" else "cpu"):
@@ -157,7 +158,6 @@ def run(args, echo=_say, load=None):
 
     tiny = args.tiny or os.environ.get(TINY_ENV) == "1"
     size = "tiny" if tiny else ("quick" if args.quick else "full")
-    args.tiny = tiny
     protocol = args.protocol
     if protocol == "auto":
         protocol = "gpu" if args.device.startswith("cuda") else "cpu"
@@ -173,7 +173,7 @@ def run(args, echo=_say, load=None):
     echo(f"skmm {skmm.__version__} benchmarks: {', '.join(names)}; {size} sizes, {protocol} "
          f"protocol, device {args.device}; results in {results_dir}")
     extra = {} if load is None else {"load": load}
-    rows, written, skipped, failed, refused = [], [], [], [], []
+    rows, skipped, failed, refused = [], [], [], []
     for name in names:
         kind, protocols = BENCHMARKS[name]
         why = None
@@ -188,7 +188,7 @@ def run(args, echo=_say, load=None):
         echo(f"\n== {name} ({kind} benchmark)")
         session = Session(name, device=args.device, size=size, protocol=protocol,
                           repeats=args.repeats, results_dir=results_dir,
-                          command=_command(name, args, protocol), gated=kind == "time",
+                          command=_command(name, args, protocol, size), gated=kind == "time",
                           on_noise=args.on_noise, echo=echo, **extra)
         try:
             module = importlib.import_module(f"{__package__}.{name}")
@@ -204,9 +204,10 @@ def run(args, echo=_say, load=None):
             continue
         session.sample_load("after")
         path = session.write(title, body)
-        (written.append(path) if path is not None else refused.append(name))
         rows += session.rows
-        if path is not None:
+        if path is None:
+            refused.append(name)
+        else:
             echo(f"{name}: wrote {path}" + (" (marked NOISY)" if session.noisy else ""))
     echo("\n" + format_summary(rows, skipped, failed, refused))
     if failed:

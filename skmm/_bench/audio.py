@@ -79,6 +79,7 @@ def fsdd_paths(limit):
 
 
 def _case(session, name, baseline, make, clips, repeats):
+    """Time the librosa loop against ``make().fit_transform``; add the row; return a table line."""
     def ours(part=clips):
         out = make().fit_transform(part)
         synchronize(session.device)

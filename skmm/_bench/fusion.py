@@ -45,6 +45,7 @@ SILENCE_PAD = "audio only, pad_mode='silence'"
 
 
 def audio_frames(pad_mode="minimum"):
+    """The AudioLogMel frames extractor of this benchmark (48 frames of 40 bands, present)."""
     from skmm import AudioLogMel
 
     return AudioLogMel(sr=8000, n_fft=256, hop_length=128, n_mels=40, output="frames",
@@ -64,6 +65,7 @@ def extract(X):
 
 
 def net(epochs, **params):
+    """The FusionNetClassifier every model of this benchmark is built from."""
     from skmm.nets import FusionNetClassifier
 
     return FusionNetClassifier(max_epochs=epochs, lr=2e-3, batch_size=64, hidden_sizes=(128,),
@@ -71,6 +73,7 @@ def net(epochs, **params):
 
 
 def make_model(name, columns, epochs):
+    """(model, columns it reads or None for a plain array) for the model called ``name``."""
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
@@ -167,6 +170,7 @@ def run(session):
 
 
 def summarise(results, names):
+    """Per model: mean and std of the accuracy, fit time, accuracy without audio."""
     table = {}
     for name in names:
         rows = [r for r in results if r["model"] == name]
@@ -180,6 +184,7 @@ def summarise(results, names):
 
 
 def report(table, n_folds, epochs, n_samples, extract_time, wall, jobs):
+    """The Markdown lines of the results: both tables and the goals."""
     singles = ("image only", "audio only")
     best_single = max(singles, key=lambda n: table[n]["mean"])
     best_op = max(OPERATORS, key=lambda n: table[n]["mean"])

@@ -59,6 +59,7 @@ def make_data(n, d, k):
 
 
 def make_module(d, hidden, k):
+    """The MLP every side trains, built from the same seed."""
     import torch
 
     from skmm.nets import MLP

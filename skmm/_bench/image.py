@@ -101,6 +101,7 @@ def _compare(session, sides, images, repeats, tolerance):
 
 
 def _rows(session, timed, baseline, n):
+    """Table lines (and summary rows) of ``timed`` against its ``baseline`` side."""
     base = timed[baseline]
     lines = []
     for name, t in timed.items():
@@ -114,6 +115,7 @@ HEADER = ["| side | whole transform (s) | images/s | time / baseline |", "|---|-
 
 
 def cpu_cases(session):
+    """The cpu protocol: simple-cnn embeddings and colour histograms."""
     from skmm import ImageColorHistogram, ImageEmbedder
 
     c = session.pick(CPU_SIZES)
@@ -151,6 +153,7 @@ def cpu_cases(session):
 
 
 def gpu_case(session):
+    """The gpu protocol: ResNet-18 embeddings in bfloat16 from host uint8 images."""
     import torch
 
     from skmm import ImageEmbedder

@@ -68,6 +68,7 @@ def count_extractions(counter, *classes):
 
 
 def features():
+    """The frozen feature step: ImageEmbedder and AudioLogMel over their columns."""
     from sklearn.compose import ColumnTransformer
 
     from skmm import AudioLogMel, ImageEmbedder
@@ -79,6 +80,7 @@ def features():
 
 
 def head(epochs):
+    """The head steps: StandardScaler then FusionNetClassifier."""
     from sklearn.preprocessing import StandardScaler
 
     from skmm.nets import FusionNetClassifier
@@ -88,6 +90,7 @@ def head(epochs):
 
 
 def search(steps, grid, folds, memory=None):
+    """GridSearchCV over ``Pipeline(steps)`` with stratified shuffled folds, one job."""
     from sklearn.model_selection import GridSearchCV, StratifiedKFold
     from sklearn.pipeline import Pipeline
 
@@ -182,6 +185,7 @@ def run(session):
 
 
 def _candidates(grid):
+    """The parameter combinations of ``grid``."""
     from sklearn.model_selection import ParameterGrid
 
     return ParameterGrid(grid)

@@ -63,6 +63,7 @@ def methods():
 
 
 def cross_validate(make_extractor, make_classifier, texts, y, folds):
+    """Accuracy (mean, std) and mean fit / transform / classifier times over ``folds``."""
     accs, fit_s, transform_s, clf_s = [], [], [], []
     for train, test in folds:
         t0 = time.perf_counter()
@@ -81,6 +82,7 @@ def cross_validate(make_extractor, make_classifier, texts, y, folds):
 
 
 def sentence_embedder_rows(texts, y, folds, echo):
+    """TextSentenceEmbedder encoded once and cross-validated (None when not installed)."""
     from sklearn.linear_model import LogisticRegression
 
     from skmm import TextSentenceEmbedder
@@ -114,6 +116,7 @@ class _Precomputed:
 
 
 def line(name, r, base):
+    """One table line of a method against the baseline's figures."""
     total, base_total = (
         r["fit"] + r["transform"] + r["clf"], base["fit"] + base["transform"] + base["clf"]
     )

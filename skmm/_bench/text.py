@@ -49,15 +49,18 @@ def methods():
             lambda: TfidfVectorizer(sublinear_tf=True, min_df=2),
             lambda: LogisticRegression(max_iter=1000, C=10.0),
         ),
-        "TextWord2Vec (defaults: CBOW, mean, 5 epochs)": (
+        "TextWord2Vec() defaults (skip-gram, tfidf, 10 epochs, alpha 0.05)": (
             lambda: TextWord2Vec(random_state=0), scaled_lr
         ),
-        "TextWord2Vec (skip-gram, tfidf pooling, 10 epochs)": (
-            lambda: TextWord2Vec(sg=1, epochs=10, min_count=2, pooling="tfidf", random_state=0),
+        "TextWord2Vec, gensim's defaults (CBOW, mean, 5 epochs, alpha 0.025)": (
+            lambda: TextWord2Vec(sg=0, pooling="mean", epochs=5, alpha=0.025, random_state=0),
             scaled_lr,
         ),
-        "TextDoc2Vec (PV-DBOW, 20 epochs)": (
-            lambda: TextDoc2Vec(dm=0, epochs=20, min_count=2, random_state=0), scaled_lr
+        "TextDoc2Vec() defaults (PV-DBOW, 20 epochs, alpha 0.05)": (
+            lambda: TextDoc2Vec(random_state=0), scaled_lr
+        ),
+        "TextDoc2Vec, gensim's defaults (PV-DM, 10 epochs, alpha 0.025)": (
+            lambda: TextDoc2Vec(dm=1, epochs=10, alpha=0.025, random_state=0), scaled_lr
         ),
     }
 

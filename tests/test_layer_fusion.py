@@ -157,7 +157,7 @@ def test_layout_errors(kwargs, match):
 def test_branches_resolved_by_kind_or_given():
     layout = infer_layout(NAMES)
     assert resolve_branches(layout) == ["mlp", "cnn1d", "transformer", "mlp"]
-    assert resolve_branches(layout, {"audio": "lstm"}) == ["cnn", "lstm", "transformer", "mlp"]
+    assert resolve_branches(layout, {"audio": "lstm"}) == ["mlp", "lstm", "transformer", "mlp"]
     with pytest.raises(InvalidInputError, match="not blocks"):
         resolve_branches(layout, {"video": "cnn"})
     with pytest.raises(InvalidInputError, match="unknown branches"):

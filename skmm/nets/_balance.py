@@ -314,13 +314,18 @@ BALANCES = {"ume": UnimodalEnsemble, "gblend": GradientBlending, "ogm-ge": Gradi
 
 
 def make_balance(name, params):
-    """The scheme ``name`` with its routed hyperparameters ``params`` (``balance__<x>``)."""
+    """The scheme ``name`` with the routed hyperparameters (``balance__<x>``) it takes.
+
+    A hyperparameter that another scheme takes is ignored (one grid may span several
+    schemes); one that no scheme takes is refused as a typo.
+    """
     cls = BALANCES[name]
     accepted = set(inspect.signature(cls).parameters)
-    unknown = sorted(set(params) - accepted)
+    known = {p for scheme in BALANCES.values() for p in inspect.signature(scheme).parameters}
+    unknown = sorted(set(params) - known)
     if unknown:
         raise InvalidInputError(
             f"balance={name!r} takes the hyperparameters {sorted(accepted)} (as "
             f"balance__<name>); got unknown {['balance__' + u for u in unknown]}."
         )
-    return cls(**params)
+    return cls(**{k: v for k, v in params.items() if k in accepted})

@@ -38,7 +38,7 @@ IGNORED_PARAMS = frozenset(
 IGNORED_FITTED = frozenset({"n_features_in_", "feature_names_in_", "n_features_out_", "device_"})
 _LIBRARIES = (
     "numpy", "scipy", "scikit-learn", "torch", "torchvision", "torchaudio", "librosa", "soxr",
-    "soundfile", "Pillow", "gensim", "sentence-transformers", "transformers",
+    "soundfile", "Pillow", "gensim", "sentence-transformers", "transformers", "timm",
 )
 _HASH_FILES = ("stat", "content")
 _TEXT_MAX_PATH = 4096

@@ -10,6 +10,7 @@ so ``X.reshape(-1, C, H, W)`` recovers the images; :func:`pixel_grid_shape` read
 ``(C, H, W)`` back from the names.
 """
 
+import os
 import re
 import warnings
 
@@ -301,33 +302,58 @@ class ImageColorHistogram(_ImageExtractor):
 
 
 class ImageEmbedder(_ImageExtractor):
-    """Frozen CNN embeddings: a convolutional trunk followed by global pooling.
+    """Frozen image embeddings: a backbone's pooled features, its classifier removed.
 
     Parameters
     ----------
     backbone : str or torch.nn.Module, default="simple-cnn"
         ``"simple-cnn"`` (built in, torch only: three conv-BN-ReLU blocks of 32, 64
         and 128 channels, 128 features, initialised from a fixed seed so that its
-        embeddings are reproducible without weights); the name of a torchvision
-        classification model (``"resnet18"``, ``"mobilenet_v3_small"``,
-        ``"efficientnet_b0"``, ...; needs ``pip install 'skmm[vision]'``), whose
-        classifier head is dropped; or your own ``nn.Module`` mapping a float batch
-        ``(B, C, H, W)`` in [0, 1] to ``(B, D, h, w)`` (pooled) or ``(B, D)`` (used as
-        is). A module is deep-copied in ``fit`` (your object is neither moved nor
-        switched to eval mode) and pickled with the estimator, as any parameter.
-    weights : None or path, default=None
-        A state dict file (``torch.save(network.state_dict(), path)``), loaded with
-        ``torch.load(weights_only=True)``: for simple-cnn the state dict of
-        ``ImageEmbedder().fit(X).model_.trunk``, for torchvision names that of the
-        whole model (``torchvision.models.get_model(name).state_dict()``). None means
-        the seeded initialisation (simple-cnn) or torchvision's pretrained default
-        (downloaded by torchvision into its cache). Must be None for a module.
+        embeddings are reproducible without weights); the name of a timm model
+        (``"resnet18"``, ``"convnext_tiny"``, ``"vit_small_patch16_224"``,
+        ``"resnet50.a1_in1k"``, any of ``timm.list_models()``) or of a torchvision
+        classification model (``"resnet18"``, ``"swin_t"``, ``"vit_b_16"``,
+        ``"regnet_y_400mf"``, ``"shufflenet_v2_x1_0"``, ...); both need ``pip install
+        'skmm[vision]'``. A bare name goes to timm when timm is installed and knows it,
+        else to torchvision; ``"timm:name"`` or ``"torchvision:name"`` chooses. A named
+        model keeps its own forward pass less its classifier, so it pools as it was
+        trained (average for CNNs, the class token for ViT) and its embedding is its
+        pre-logits width (timm's ``num_features``, or ``head_hidden_size`` for heads
+        with a hidden layer; e.g. 512 for resnet18, 768 for swin_t). Or your own
+        ``nn.Module`` mapping a float batch ``(B, C, H, W)`` in [0, 1] to ``(B, D, h,
+        w)`` (pooled) or ``(B, D)`` (used as is). A module is deep-copied in ``fit``
+        (your object is neither moved nor switched to eval mode) and pickled with the
+        estimator, as any parameter.
+    weights : {"default", "pretrained"}, None or path, default="default"
+        "default": the model's pretrained weights for timm and torchvision names, the
+        seeded initialisation for simple-cnn (which has none). "pretrained": the
+        pretrained weights, refused for simple-cnn. None: a random initialisation
+        (drawn from a fixed seed, so repeatable), as ``weights=None`` means in
+        torchvision and ``pretrained=False`` in timm. A path: a state dict file
+        (``torch.save(network.state_dict(), path)``) loaded with
+        ``torch.load(weights_only=True)`` into a randomly initialised model: for
+        simple-cnn the state dict of ``ImageEmbedder().fit(X).model_.trunk``, for
+        named models that of the whole model (``timm.create_model(name).state_dict()``,
+        ``torchvision.models.get_model(name).state_dict()``). A module is used as it
+        is: keep "default". In the libraries' own spelling, "default" is torchvision's
+        ``weights="DEFAULT"`` and timm's ``pretrained=True``; a file is timm's
+        ``pretrained_cfg_overlay=dict(file=path)`` (which ``backbone_kwargs`` also
+        takes). Pretrained weights are downloaded once into torch's hub folder
+        (torchvision; ``torch.hub.get_dir()``) or the Hugging Face cache (timm); when
+        that fails (no network), fit raises an InvalidInputError naming the model and
+        the cache folder. Before skmm 0.2, None meant torchvision's pretrained default.
     size : int, (height, width) or None, default=None
-        Images are resized to this size. None: 32x32 for simple-cnn, 224x224 otherwise.
+        Images are resized to this size. None: the model's own input size (timm's data
+        config, torchvision's crop size; 224x224 for most), 32x32 for simple-cnn,
+        224x224 for a module.
     mode : {"RGB", "L"}, default="RGB"
-        Input channels; torchvision backbones need "RGB" (grey images are repeated).
-    pooling : {"avg", "max"}, default="avg"
-        Global pooling of the feature map.
+        Input channels; named backbones need "RGB" (grey images are repeated).
+    pooling : {None, "avg", "max"}, default=None
+        Global pooling. None: the model's own (timm's ``global_pool``, torchvision's
+        forward pass; average over the feature map of simple-cnn and modules). "avg"
+        or "max": over the feature map, for simple-cnn, modules, timm models (as
+        ``reset_classifier(0, global_pool=pooling)``) and torchvision models with a
+        global average pooling layer.
     batch_size : int, default=64
     device : str, default="auto"
         "auto" (CUDA, then MPS, then CPU), "cpu", "cuda", "cuda:1", "mps".
@@ -344,14 +370,18 @@ class ImageEmbedder(_ImageExtractor):
         Feature cache (see :mod:`skmm.cache`): rows of cells seen before are read back
         instead of recomputed. None uses ``skmm.get_config()["cache"]``; False turns it off.
     verbose : bool, default=False
+    backbone_kwargs : dict or None, default=None
+        Keyword arguments of ``timm.create_model`` or ``torchvision.models.get_model``
+        for a named backbone, e.g. ``{"img_size": 64}`` for a timm ViT at 64 px.
 
     Attributes
     ----------
     model_ : EmbeddingNet
         Pixels-to-embedding network in eval mode on ``device_``: ``model_.trunk`` is
         the backbone's trunk. Named backbones are shared with every estimator of the
-        same (backbone, weights file, mode, device) in the process, so a grid search
-        loads them once. Never pickled: rebuilt from the parameters on first use.
+        same (backbone, weights, mode, device, and pooling and backbone_kwargs for
+        library models) in the process, so a grid search loads them once. Never
+        pickled: rebuilt from the parameters on first use.
     device_ : str
     precision_ : str
         "float32", "bfloat16" or "float16".
@@ -362,8 +392,9 @@ class ImageEmbedder(_ImageExtractor):
     Notes
     -----
     Per batch, images are decoded in threads, stacked as uint8, moved to the device
-    once and converted there (scaled to [0, 1], and normalised with the ImageNet mean
-    and standard deviation for torchvision backbones); the trunk runs in eval mode
+    once and converted there (scaled to [0, 1], and normalised with the model's own
+    mean and standard deviation for named backbones: timm's data config, the
+    torchvision weights' transforms); the trunk runs in eval mode
     under ``torch.inference_mode`` (BatchNorm statistics never move), channels-last
     (and in bfloat16 autocast with precision="auto") on CUDA.
 
@@ -374,15 +405,18 @@ class ImageEmbedder(_ImageExtractor):
     >>> emb = ImageEmbedder(device="cpu").fit(X["image"])
     >>> emb.transform(X["image"]).shape
     (8, 128)
+
+    With ``pip install 'skmm[vision]'``, ``ImageEmbedder("convnext_tiny")`` embeds with
+    timm's pretrained ConvNeXt (768 features), downloaded on first use.
     """
 
     def __init__(
         self,
         backbone="simple-cnn",
-        weights=None,
+        weights="default",
         size=None,
         mode="RGB",
-        pooling="avg",
+        pooling=None,
         batch_size=64,
         device="auto",
         precision="auto",
@@ -392,6 +426,7 @@ class ImageEmbedder(_ImageExtractor):
         max_pixels=DEFAULT_MAX_PIXELS,
         verbose=False,
         cache=None,
+        backbone_kwargs=None,
     ):
         self.backbone = backbone
         self.weights = weights
@@ -407,9 +442,11 @@ class ImageEmbedder(_ImageExtractor):
         self.max_pixels = max_pixels
         self.verbose = verbose
         self.cache = cache
+        self.backbone_kwargs = backbone_kwargs
 
     def _check_params(self):
         from ._backbones import POOLINGS
+        from ._library_backbones import WEIGHT_KEYWORDS, is_weights_file
 
         _check_size(self.size, allow_none=True)
         _check_mode(self.mode)
@@ -417,14 +454,38 @@ class ImageEmbedder(_ImageExtractor):
             raise InvalidInputError(f"pooling must be one of {POOLINGS}, got {self.pooling!r}.")
         if not isinstance(self.backbone, str) and not hasattr(self.backbone, "state_dict"):
             raise InvalidInputError(
-                "backbone must be 'simple-cnn', a torchvision model name (e.g. 'resnet18') "
-                f"or a torch.nn.Module, got {type(self.backbone).__name__}."
+                "backbone must be 'simple-cnn', a timm or torchvision model name (e.g. "
+                f"'resnet18') or a torch.nn.Module, got {type(self.backbone).__name__}."
             )
-        if self.weights is not None and not isinstance(self.backbone, str):
+        weights = self.weights
+        if is_weights_file(weights) and not isinstance(weights, (str, os.PathLike)):
+            raise InvalidInputError(
+                f"weights must be one of {WEIGHT_KEYWORDS}, None or the path of a state dict "
+                f"file, got {type(weights).__name__}."
+            )
+        if not isinstance(self.backbone, str) and weights != "default":
             raise InvalidInputError(
                 "weights applies to named backbones; with an nn.Module backbone, load the "
                 "state dict into the module yourself (module.load_state_dict(...)) and keep "
-                "weights=None."
+                f"weights='default', got weights={weights!r}."
+            )
+        if self.backbone == "simple-cnn" and weights == "pretrained":
+            raise InvalidInputError(
+                "backbone='simple-cnn' has no pretrained weights: use weights='default' (its "
+                "seeded initialisation), a state dict file, or a pretrained timm or "
+                "torchvision backbone such as 'resnet18'."
+            )
+        kwargs = self.backbone_kwargs
+        if kwargs is not None and (
+            not isinstance(kwargs, dict) or not all(isinstance(k, str) for k in kwargs)
+        ):
+            raise InvalidInputError(
+                f"backbone_kwargs must be None or a dict of keyword arguments, got {kwargs!r}."
+            )
+        if kwargs and (not isinstance(self.backbone, str) or self.backbone == "simple-cnn"):
+            raise InvalidInputError(
+                "backbone_kwargs applies to timm and torchvision backbones (the keyword "
+                "arguments of timm.create_model / torchvision.models.get_model)."
             )
         # BaseExtractor.fit calls this once the common parameters are valid and before
         # reading the column: the model is loaded last, when nothing else can fail.
@@ -437,9 +498,14 @@ class ImageEmbedder(_ImageExtractor):
         dtype = resolve_precision(self.precision, device)
         channels = len(self.mode)
         if isinstance(self.backbone, str):
-            trunk, mean, std = _backbones.get_trunk(self.backbone, self.weights, channels, device)
+            from ._library_backbones import is_weights_file
+
+            trunk, mean, std, default_size = _backbones.get_trunk(
+                self.backbone, self.weights, channels, device, self.pooling, self.backbone_kwargs
+            )
             fingerprint = (
-                None if self.weights is None else _backbones.weights_fingerprint(self.weights)[1:]
+                _backbones.weights_fingerprint(self.weights)[1:]
+                if is_weights_file(self.weights) else None
             )
             if not fitting and fingerprint != getattr(self, "weights_fingerprint_", fingerprint):
                 warnings.warn(
@@ -452,18 +518,20 @@ class ImageEmbedder(_ImageExtractor):
             trunk, mean, std, fingerprint = (
                 _backbones.user_trunk(self.backbone, device), None, None, None
             )
+            default_size = (224, 224)
         model = _backbones.embedding_net(trunk, mean, std, self.pooling, channels, device)
         if fitting:
-            default = (32, 32) if self.backbone == "simple-cnn" else (224, 224)
-            self.size_ = _check_size(self.size, allow_none=True) or default
+            self.size_ = _check_size(self.size, allow_none=True) or default_size
             self.weights_fingerprint_ = fingerprint
             probe = np.zeros((1, *self.size_, channels), dtype=np.uint8)
             try:
                 self.embedding_dim_ = int(_backbones.embed(model, probe, device, dtype).shape[1])
-            except RuntimeError as exc:
+            except (RuntimeError, ValueError, AssertionError) as exc:
                 raise InvalidInputError(
                     f"the backbone fails on a batch of shape (1, {channels}, {self.size_[0]}, "
-                    f"{self.size_[1]}) ({exc}); choose a size and mode it accepts."
+                    f"{self.size_[1]}) ({type(exc).__name__}: {exc}); choose a size and mode it "
+                    "accepts (a timm ViT takes other sizes with backbone_kwargs={'img_size': "
+                    "size})."
                 ) from exc
         self.device_ = device
         self.precision_ = str(dtype).replace("torch.", "") if dtype is not None else "float32"

@@ -27,7 +27,7 @@ from ._operators import FUSIONS, make_fusion
 #: Last name segment of each structured layout -> the kind of block it makes.
 _PATTERNS = {
     "pixels": re.compile(r"^c(\d+)_r(\d+)_c(\d+)$"),
-    "frames": re.compile(r"^(?:mel|mfcc)(\d+)(?:_d(\d+))?_t(\d+)$"),
+    "frames": re.compile(r"^(?:mel|mfcc|emb)(\d+)(?:_d(\d+))?_t(\d+)$"),  # + AudioEmbedder
     "tokens": re.compile(r"^tok(\d+)$"),
 }
 _PRESENT = "present"

@@ -149,7 +149,8 @@ def load_error(name, exc):
         f"({type(exc).__name__}: {exc}); {where}. Save the model where a network is available "
         "with AutoModel.from_pretrained(name).save_pretrained(folder) and "
         "AutoFeatureExtractor.from_pretrained(name).save_pretrained(folder), copy the folder "
-        "here and pass model='/path/to/folder'."
+        "here and pass model='/path/to/folder'. HF_HUB_OFFLINE=1 skips the network retries "
+        "on a machine without network."
     )
 
 

@@ -129,6 +129,7 @@ def offline_error(name, library, exc):
         "them there from a machine with network access, or save the model's state dict "
         "(torch.save(model.state_dict(), path)) and pass weights='/path/to/file.pth' (loaded "
         "with weights_only=True), or weights=None for a random initialisation."
+        + (" HF_HUB_OFFLINE=1 skips the network retries." if library == "timm" else "")
     )
 
 

@@ -14,7 +14,9 @@ pooled rows ``(B, D)``. Two kinds:
   and the Audio Spectrogram Transformer (patch tokens, not time-ordered).
 
 Loaded models are kept in a small process-wide cache, so the clones of a grid search
-share one. This module imports torch at import time; import it lazily.
+share one. :func:`length_buckets`, :func:`pool_steps` and :func:`frame_block` group a
+batch by length and read each clip's valid steps only. This module imports torch at
+import time; import it lazily.
 """
 
 import copy
@@ -35,6 +37,8 @@ LOGMEL_HOP = 160
 LOGMEL_TOP_DB = 80.0
 #: Model types whose hidden states are patch tokens rather than time steps.
 TOKEN_MODELS = ("audio-spectrogram-transformer",)
+#: A batch is cut into groups whose longest clip is at most this many times the shortest.
+BUCKET_RATIO = 1.5
 _CACHE_SIZE = 2
 _cache = OrderedDict()
 _cache_lock = threading.Lock()
@@ -255,3 +259,67 @@ def clear_cache():
     """Forget every cached model (the next fit or transform reloads it)."""
     with _cache_lock:
         _cache.clear()
+
+
+# --------------------------------------------------------------------------- pooling
+
+
+def length_buckets(lengths, ratio=BUCKET_RATIO):
+    """Groups of indices, by increasing length, each within ``ratio`` of its shortest clip.
+
+    Examples
+    --------
+    >>> [b.tolist() for b in length_buckets([100, 1000, 120, 900])]
+    [[0, 2], [3, 1]]
+    """
+    lengths = np.asarray(lengths)
+    order = np.argsort(lengths, kind="stable")
+    buckets, start = [], 0
+    for i in range(1, len(order) + 1):
+        if i == len(order) or lengths[order[i]] > ratio * max(lengths[order[start]], 1):
+            buckets.append(order[start:i])
+            start = i
+    return buckets
+
+
+def pool_steps(states, steps, stats):
+    """Statistics over each clip's valid steps: (B, T, D), (B,) -> (B, len(stats) * D)."""
+    mask = torch.arange(states.shape[1], device=states.device)[None, :] < steps[:, None]
+    weights = mask[..., None].to(states.dtype)
+    counts = steps[:, None].to(states.dtype)
+    mean = (states * weights).sum(1) / counts
+    blocks = {"mean": mean}
+    if "std" in stats:
+        blocks["std"] = (((states - mean[:, None]) ** 2 * weights).sum(1) / counts).sqrt()
+    if "min" in stats:
+        blocks["min"] = states.masked_fill(~mask[..., None], float("inf")).amin(1)
+    if "max" in stats:
+        blocks["max"] = states.masked_fill(~mask[..., None], float("-inf")).amax(1)
+    return torch.cat([blocks[s] for s in stats], dim=1)
+
+
+def frame_block(states, steps, n_frames, pad_mode):
+    """The first ``n_frames`` steps of each clip, (B, D * n_frames) dimension-major.
+
+    Steps past a clip's end are its mean step (``pad_mode="mean"``) or zeros.
+    """
+    batch, n_steps, dim = states.shape
+    if n_steps < n_frames:
+        states = torch.cat([states, states.new_zeros(batch, n_frames - n_steps, dim)], dim=1)
+    states = states[:, :n_frames]
+    inside = torch.arange(n_frames, device=states.device)[None, :] < steps[:, None]
+    pad = pool_steps(states, steps.clamp(max=n_frames), ("mean",)) if pad_mode == "mean" else (
+        states.new_zeros(batch, dim)
+    )
+    block = torch.where(inside[..., None], states, pad[:, None, :])
+    return block.transpose(1, 2).reshape(batch, -1)
+
+
+def min_samples(encoder):
+    """The shortest waveform the encoder takes (its receptive field), 1 if unknown."""
+    counts = getattr(getattr(encoder, "model", None), "_get_feat_extract_output_lengths", None)
+    if counts is None or getattr(encoder, "input_name", None) != "input_values":
+        return 1
+    steps = counts(torch.arange(1, 4 * encoder.sr + 1))
+    valid = torch.nonzero(steps >= 1)
+    return int(valid[0, 0]) + 1 if len(valid) else 1

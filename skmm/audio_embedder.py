@@ -24,8 +24,6 @@ from .exceptions import InvalidInputError
 _OUTPUTS = ("stats", "frames")
 _INPUTS = ("waveform", "logmel")
 _PAD_MODES = ("mean", "zero")
-#: A batch is cut into groups whose longest clip is at most this many times the shortest.
-BUCKET_RATIO = 1.5
 
 
 def _is_int(value):
@@ -34,61 +32,6 @@ def _is_int(value):
 
 def _is_number(value):
     return isinstance(value, numbers.Real) and not isinstance(value, bool) and np.isfinite(value)
-
-
-def length_buckets(lengths, ratio=BUCKET_RATIO):
-    """Groups of indices, by increasing length, each within ``ratio`` of its shortest clip.
-
-    Examples
-    --------
-    >>> [b.tolist() for b in length_buckets([100, 1000, 120, 900])]
-    [[0, 2], [3, 1]]
-    """
-    lengths = np.asarray(lengths)
-    order = np.argsort(lengths, kind="stable")
-    buckets, start = [], 0
-    for i in range(1, len(order) + 1):
-        if i == len(order) or lengths[order[i]] > ratio * max(lengths[order[start]], 1):
-            buckets.append(order[start:i])
-            start = i
-    return buckets
-
-
-def pool_steps(states, steps, stats):
-    """Statistics over each clip's valid steps: (B, T, D), (B,) -> (B, len(stats) * D)."""
-    import torch
-
-    mask = torch.arange(states.shape[1], device=states.device)[None, :] < steps[:, None]
-    weights = mask[..., None].to(states.dtype)
-    counts = steps[:, None].to(states.dtype)
-    mean = (states * weights).sum(1) / counts
-    blocks = {"mean": mean}
-    if "std" in stats:
-        blocks["std"] = (((states - mean[:, None]) ** 2 * weights).sum(1) / counts).sqrt()
-    if "min" in stats:
-        blocks["min"] = states.masked_fill(~mask[..., None], float("inf")).amin(1)
-    if "max" in stats:
-        blocks["max"] = states.masked_fill(~mask[..., None], float("-inf")).amax(1)
-    return torch.cat([blocks[s] for s in stats], dim=1)
-
-
-def frame_block(states, steps, n_frames, pad_mode):
-    """The first ``n_frames`` steps of each clip, (B, D * n_frames) dimension-major.
-
-    Steps past a clip's end are its mean step (``pad_mode="mean"``) or zeros.
-    """
-    import torch
-
-    batch, n_steps, dim = states.shape
-    if n_steps < n_frames:
-        states = torch.cat([states, states.new_zeros(batch, n_frames - n_steps, dim)], dim=1)
-    states = states[:, :n_frames]
-    inside = torch.arange(n_frames, device=states.device)[None, :] < steps[:, None]
-    pad = pool_steps(states, steps.clamp(max=n_frames), ("mean",)) if pad_mode == "mean" else (
-        states.new_zeros(batch, dim)
-    )
-    block = torch.where(inside[..., None], states, pad[:, None, :])
-    return block.transpose(1, 2).reshape(batch, -1)
 
 
 class AudioEmbedder(BaseExtractor):
@@ -345,7 +288,7 @@ class AudioEmbedder(BaseExtractor):
         self.precision_ = str(dtype).replace("torch.", "") if dtype is not None else "float32"
         self._autocast_dtype = dtype
         self._encoder = encoder
-        self._min_samples = min_samples(encoder)
+        self._min_samples = _audio_encoders.min_samples(encoder)
         self.model_ = encoder.module if self._is_module() else encoder.model
         return encoder
 
@@ -383,6 +326,8 @@ class AudioEmbedder(BaseExtractor):
         return y
 
     def _extract_batch(self, decoded):
+        from ._audio_encoders import frame_block, length_buckets, pool_steps
+
         encoder = self._encoder_ready()
         shortest = self._min_samples
         decoded = [y if len(y) >= shortest else np.pad(y, (0, shortest - len(y)))
@@ -422,15 +367,3 @@ class AudioEmbedder(BaseExtractor):
         for key in ("model_", "_encoder", "_autocast_dtype", "_min_samples"):
             state.pop(key, None)
         return state
-
-
-def min_samples(encoder):
-    """The shortest waveform the encoder takes (its receptive field), 1 if unknown."""
-    import torch
-
-    counts = getattr(getattr(encoder, "model", None), "_get_feat_extract_output_lengths", None)
-    if counts is None or getattr(encoder, "input_name", None) != "input_values":
-        return 1
-    steps = counts(torch.arange(1, 4 * encoder.sr + 1))
-    valid = torch.nonzero(steps >= 1)
-    return int(valid[0, 0]) + 1 if len(valid) else 1

@@ -15,7 +15,7 @@ from sklearn.base import clone
 import skmm
 from skmm import AudioEmbedder
 from skmm import _audio_encoders
-from skmm.audio_embedder import length_buckets
+from skmm._audio_encoders import length_buckets
 from skmm.exceptions import InvalidInputError
 
 from conftest import tiny_wav2vec2_folder

@@ -2,11 +2,12 @@
 
 ``python -m skmm demo``    compare the three fusion levels on the embedded synthetic data
                            (or ``--data av-digits|ag-news``), print a table, save a PNG chart;
-``python -m skmm bench``   run the benchmark scripts and gather ``benchmarks/results/``.
+``python -m skmm bench``   run the benchmarks shipped in ``skmm._bench`` (``--quick``, ``--only``,
+                           ``--device cpu|cuda``, ``--repeats``, ``--results``; see
+                           ``python -m skmm bench --help``) and print a summary of ratios.
 """
 
 import argparse
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -53,26 +54,9 @@ def _demo(args):
 
 
 def _bench(args):
-    root = Path(args.benchmarks)
-    scripts = sorted(root.glob("bench_*.py"))
-    if args.only:
-        scripts = [s for s in scripts if any(name in s.stem for name in args.only)]
-    if not scripts:
-        print(f"error: no benchmark scripts found under '{root}'", file=sys.stderr)
-        return 2
-    failed = []
-    for script in scripts:
-        print(f"== {script.name}", flush=True)
-        if subprocess.call([sys.executable, str(script)]) != 0:
-            failed.append(script.name)
-    results = sorted((root / "results").glob("*.md"))
-    print("\n== results gathered in", root / "results")
-    for path in results:
-        print(f"\n--- {path.name}\n{path.read_text()}")
-    if failed:
-        print(f"failed: {failed}", file=sys.stderr)
-        return 1
-    return 0
+    from ._bench import run
+
+    return run(args)
 
 
 def main(argv=None):
@@ -88,9 +72,11 @@ def main(argv=None):
     demo.add_argument("--output", default="skmm_demo.png", help="PNG path ('' for none)")
     demo.add_argument("--quiet", action="store_true", help="no progress bar")
     demo.set_defaults(func=_demo)
-    bench = sub.add_parser("bench", help="run benchmarks/bench_*.py and gather the results")
-    bench.add_argument("only", nargs="*", help="run only scripts whose name contains these")
-    bench.add_argument("--benchmarks", default="benchmarks")
+    from ._bench import PARSER_KWARGS, add_arguments
+
+    bench = sub.add_parser("bench", help="run the benchmarks and print a summary of ratios",
+                           **PARSER_KWARGS)
+    add_arguments(bench)
     bench.set_defaults(func=_bench)
     args = parser.parse_args(argv)
     return args.func(args)

@@ -1,13 +1,17 @@
-"""Machinery shared by every extractor: column intake, streaming batches, devices, progress.
+"""BaseExtractor: one column of cells in, one float32 row per cell out.
 
 An extractor subclasses :class:`BaseExtractor` and provides
 
-* ``_decode_cell(cell)``: one cell -> a decoded object (raise :class:`~skmm._io.CellError`
-  for a bad cell); runs in a thread pool;
+* ``_parameter_constraints``: a class attribute ``{parameter: [constraint, ...]}`` (see
+  :mod:`skmm._validation`), checked by ``fit``; ``_validate_rules()`` for what one
+  constraint per parameter cannot say (relations between parameters). Both only check;
+* ``_prepare_fit()``: the fitted state that does not depend on the data (a resolved
+  device, a loaded model, filter banks), built by ``fit`` after validation;
+* ``_decode_cell(cell)``: one cell -> a decoded object (raise
+  :class:`~skmm._column.CellError` for a bad cell); runs in a thread pool;
+* ``_fit_decoded(decoded, y)`` (optional): learn from the decoded training cells;
 * ``_extract_batch(decoded)``: a list of decoded cells -> float32 array (b, n_out);
-* ``_feature_names()``: the names of the n_out columns;
-* optionally ``_check_params()`` (validate parameters, called by ``fit``) and
-  ``_fit_decoded(decoded, y)`` (learn from the decoded training cells).
+* ``_feature_names()``: the names of the n_out columns, written with :mod:`skmm._naming`.
 
 :meth:`BaseExtractor.transform` streams the column in batches (decode a batch in
 threads, extract it, write its rows into the output), so peak memory is the output
@@ -15,182 +19,105 @@ plus one batch. Missing cells become a fill row (and a ``present`` column when
 ``add_indicator=True``); bad cells are collected over the whole column and reported
 once, and no expensive extraction runs after the first bad cell in ``"raise"`` mode.
 
-Before extracting, the cells go through the feature cache (:mod:`skmm.cache`): rows
-already stored under the extractor's ``cache`` parameter (or ``skmm.get_config()``'s)
-are read back, identical cells are extracted once per call, and new rows of good
-cells are stored. Subclasses tune this with ``_cache_enabled``, ``_cache_version``,
-``_cache_ignored_params`` and ``_cache_fitted_state()``.
+Before extracting, the cells go through the feature cache (:mod:`skmm.cache`), reached
+through one hook, :meth:`BaseExtractor._cache_plan`: rows already stored are read back,
+identical cells are extracted once per call, and new rows of good cells are stored. The
+cache learns what it needs about the extractor from one method,
+``__skmm_cache_identity__()``; subclasses tune it with ``_cache_enabled``,
+``_cache_version``, ``_cache_ignored_params`` and ``_cache_fitted_state()``.
 """
 
-import os
+from abc import ABCMeta, abstractmethod
 
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
-from ._config import get_config
-from ._io import CellError, check_on_error, column_cells, missing_mask, report_cell_errors
-from .cache import as_feature_cache, plan_column
-from .exceptions import InvalidInputError
+from ._column import (
+    BATCH_SIZE,
+    N_JOBS,
+    ON_ERROR,
+    batch_slices,
+    column_cells,
+    decode_many,
+    effective_threads,
+    missing_mask,
+    progress,
+    report_cell_errors,
+)
+from ._config import CACHE_SETTING_WORDS, is_cache_setting
+from ._naming import PRESENT
+from ._validation import Satisfies, parameter_constraints, validate_params
+from ._validation import resolve_device, resolve_precision  # noqa: F401 (nets import them here)
+
+#: Parameters that never change an extractor's values (``device`` changes them only
+#: within float tolerance; ``fill_value`` only touches missing rows, which are never
+#: cached).
+IGNORED_PARAMS = frozenset(
+    {"batch_size", "verbose", "n_jobs", "on_error", "cache", "device", "add_indicator",
+     "fill_value"}
+)
+#: Fitted attributes that never change the values.
+IGNORED_FITTED = frozenset({"n_features_in_", "feature_names_in_", "n_features_out_", "device_"})
 
 
-def resolve_device(device):
-    """Resolve ``"auto"`` to ``"cuda"``, then ``"mps"``, then ``"cpu"``; validate others.
-
-    Examples
-    --------
-    >>> resolve_device("cpu")
-    'cpu'
-    """
-    import torch
-
-    if device is None or device == "auto":
-        if torch.cuda.is_available():
-            return "cuda"
-        mps = getattr(torch.backends, "mps", None)
-        if mps is not None and mps.is_available():
-            return "mps"
-        return "cpu"
-    try:
-        parsed = torch.device(device)
-    except (RuntimeError, TypeError) as exc:
-        raise InvalidInputError(
-            f"device must be 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps', got {device!r}."
-        ) from exc
-    if parsed.type == "cuda" and not torch.cuda.is_available():
-        raise InvalidInputError(
-            f"device={device!r} was asked for but CUDA is not available on this machine; "
-            "use device='auto' to fall back to the CPU."
-        )
-    if parsed.type == "mps" and not torch.backends.mps.is_available():
-        raise InvalidInputError(f"device={device!r} was asked for but MPS is not available.")
-    return str(parsed)
+def _public_module(cls):
+    """``skmm.audio`` for a class defined in ``skmm.audio._extractors``: the import path
+    users see, so that moving a class between private modules keeps its cache."""
+    parts = cls.__module__.split(".")
+    while len(parts) > 1 and parts[-1].startswith("_"):
+        parts.pop()
+    return ".".join(parts)
 
 
-def resolve_precision(precision, device):
-    """Return the autocast dtype for ``precision`` on ``device`` (None: plain float32).
-
-    ``"auto"`` is bfloat16 on CUDA devices that support it, float32 elsewhere.
-    """
-    import torch
-
-    if precision in (None, "float32"):
-        return None
-    is_cuda = str(device).startswith("cuda")
-    if precision == "auto":
-        if is_cuda and torch.cuda.is_bf16_supported():
-            return torch.bfloat16
-        return None
-    if precision == "bfloat16":
-        return torch.bfloat16
-    if precision == "float16":
-        if not is_cuda:
-            raise InvalidInputError(
-                "precision='float16' needs a CUDA device; use 'bfloat16' or 'float32'."
-            )
-        return torch.float16
-    raise InvalidInputError(
-        f"precision must be 'auto', 'float32', 'bfloat16' or 'float16', got {precision!r}."
-    )
-
-
-def batch_slices(n, batch_size):
-    """Yield slices covering ``range(n)`` in chunks of ``batch_size``."""
-    if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-        raise InvalidInputError(f"batch_size must be a positive integer, got {batch_size!r}.")
-    for start in range(0, n, batch_size):
-        yield slice(start, min(start + batch_size, n))
-
-
-def progress(iterable, verbose=False, total=None, desc=None):
-    """Wrap ``iterable`` in a tqdm progress bar when ``verbose``."""
-    if not verbose:
-        return iterable
-    from tqdm.auto import tqdm
-
-    return tqdm(iterable, total=total, desc=desc, leave=False)
-
-
-def effective_threads(n_jobs):
-    """Thread count for decoding: None -> min(4, cores), -1 -> all cores."""
-    cores = os.cpu_count() or 1
-    if n_jobs is None:
-        return min(4, cores)
-    if not isinstance(n_jobs, (int, np.integer)) or n_jobs == 0:
-        raise InvalidInputError(f"n_jobs must be None or a non-zero integer, got {n_jobs!r}.")
-    return max(1, cores + 1 + n_jobs) if n_jobs < 0 else int(n_jobs)
-
-
-#: Cells whose decoding reads files or runs a codec or resampler (worth a thread pool).
-_CELLS_WORTH_THREADS = (str, os.PathLike, bytes, bytearray, memoryview, tuple)
-
-
-def decode_many(decode, cells, positions, n_threads):
-    """Decode ``cells`` (in threads when it pays). Returns (decoded, errors).
-
-    ``decoded[i]`` is None where cell i failed; ``errors`` lists
-    (position, cell, cause) for each failure.
-    """
-
-    def one(cell):
-        try:
-            return decode(cell), None
-        except CellError as exc:
-            return None, str(exc)
-        except InvalidInputError as exc:
-            return None, str(exc)
-        except Exception as exc:  # never let a library's bare traceback escape
-            return None, f"{type(exc).__name__}: {exc}"
-
-    # in-memory arrays decode in microseconds: a thread pool would cost more than it saves
-    needs_work = any(isinstance(c, _CELLS_WORTH_THREADS) for c in cells)
-    if n_threads > 1 and len(cells) > 1 and needs_work:
-        from concurrent.futures import ThreadPoolExecutor
-
-        with ThreadPoolExecutor(max_workers=min(n_threads, len(cells))) as pool:
-            results = list(pool.map(one, cells))
-    else:
-        results = [one(c) for c in cells]
-    decoded, errors = [], []
-    for pos, cell, (value, cause) in zip(positions, cells, results):
-        decoded.append(value)
-        if cause is not None:
-            errors.append((pos, cell, cause))
-    return decoded, errors
-
-
-class BaseExtractor(TransformerMixin, BaseEstimator):
+class BaseExtractor(TransformerMixin, BaseEstimator, metaclass=ABCMeta):
     """Base class of skmm's single-column extractors (see the module docstring).
 
     Subclasses declare their parameters in ``__init__`` (stored unchanged) and may
     use these common ones: ``batch_size``, ``n_jobs`` (decoding threads),
-    ``on_error``, ``add_indicator``, ``fill_value``, ``verbose``.
+    ``on_error``, ``add_indicator``, ``fill_value``, ``verbose``, ``cache``. Their
+    constraints below apply to the ones a subclass has.
     """
 
+    _parameter_constraints = {
+        "on_error": [ON_ERROR],
+        "batch_size": [BATCH_SIZE],
+        "n_jobs": [None, N_JOBS],
+        "cache": (
+            [Satisfies(is_cache_setting, CACHE_SETTING_WORDS)], "Example: cache='~/skmm-cache'."
+        ),
+    }
     #: Fill value of a missing row when the subclass has no ``fill_value`` parameter.
     _default_fill_value = 0.0
     #: False when the output is not a pure function of the cell (no cache, no dedup).
     _cache_enabled = True
     #: Bump when the computation changes without a parameter or library version change.
     _cache_version = 0
-    #: Parameters besides skmm._fingerprint.IGNORED_PARAMS that never change the values.
+    #: Parameters besides IGNORED_PARAMS that never change the values.
     _cache_ignored_params = ()
 
     # ---- hooks -----------------------------------------------------------------------
-    def _check_params(self):
-        """Validate parameters; raise InvalidInputError with a fix. Called by fit."""
+    def _validate_rules(self):
+        """Checks one constraint per parameter cannot say; raise InvalidInputError with a
+        fix. Called by fit after the declared constraints hold. Never sets attributes."""
 
+    def _prepare_fit(self):
+        """Build the fitted state that does not depend on the data. Called by fit."""
+
+    @abstractmethod
     def _decode_cell(self, cell):
-        raise NotImplementedError
+        """One cell -> the decoded object ``_extract_batch`` takes; CellError if bad."""
 
     def _fit_decoded(self, decoded, y=None):
         """Learn from the decoded non-missing training cells (stateless by default)."""
 
+    @abstractmethod
     def _extract_batch(self, decoded):
-        raise NotImplementedError
+        """A list of decoded cells -> float32 array (len(decoded), n_features_out)."""
 
+    @abstractmethod
     def _feature_names(self):
-        raise NotImplementedError
+        """The names of the output columns (before ``present``), written by skmm._naming."""
 
     def _cache_fitted_state(self):
         """Fitted state that changes the output, for the cache key (None: nothing).
@@ -203,19 +130,47 @@ class BaseExtractor(TransformerMixin, BaseEstimator):
         cls = type(self)
         if cls.fit is BaseExtractor.fit and cls._fit_decoded is BaseExtractor._fit_decoded:
             return None
-        from ._fingerprint import IGNORED_FITTED
-
         return {
             k: v for k, v in vars(self).items()
             if k.endswith("_") and not k.startswith("_") and k not in IGNORED_FITTED
         }
 
-    def _feature_cache(self):
-        """The FeatureCache to use: the ``cache`` parameter, else the global config."""
-        value = getattr(self, "cache", None)
-        if value is None:
-            value = get_config()["cache"]
-        return as_feature_cache(value)
+    # ---- what the feature cache sees of an extractor -----------------------------------
+    def __skmm_cache_identity__(self):
+        """Everything besides the cell that decides this extractor's rows, for the cache.
+
+        Returns
+        -------
+        dict or None
+            None when the rows must never be cached or deduplicated; else ``cache`` (the
+            setting: the ``cache`` parameter, None for the global one), ``extractor``
+            (public module and class name), ``version``, ``params`` (the parameters that
+            change the rows), ``precision`` and ``fitted_state``.
+        """
+        if not self._cache_enabled:
+            return None
+        cls = type(self)
+        ignored = IGNORED_PARAMS | frozenset(self._cache_ignored_params)
+        return {
+            "cache": self._param("cache", None),
+            "extractor": (_public_module(cls), cls.__qualname__),
+            "version": self._cache_version,
+            "params": {
+                k: v for k, v in self.get_params(deep=False).items() if k not in ignored
+            },
+            "precision": getattr(self, "precision_", None),  # e.g. bfloat16 autocast on a GPU
+            "fitted_state": self._cache_fitted_state(),
+        }
+
+    def _cache_plan(self, cells, positions, out):
+        """The one hook into the feature cache: :mod:`skmm.cache` is imported here, lazily.
+
+        Fills ``out[positions]`` from the cache and returns a plan whose ``todo`` lists
+        the positions left to extract (see :func:`skmm.cache.plan_column`).
+        """
+        from .cache import plan_column
+
+        return plan_column(self, cells, positions, out)
 
     # ---- common parameters with defaults ---------------------------------------------
     def _param(self, name, default):
@@ -224,6 +179,13 @@ class BaseExtractor(TransformerMixin, BaseEstimator):
     @property
     def _what(self):
         return type(self).__name__
+
+    def _validate_params(self):
+        """The declared constraints of the parameters this extractor has, then the rules."""
+        params = self.get_params(deep=False)
+        constraints = parameter_constraints(type(self))
+        validate_params(self, {k: v for k, v in constraints.items() if k in params})
+        self._validate_rules()
 
     # ---- public API --------------------------------------------------------------------
     def fit(self, X, y=None):
@@ -238,13 +200,8 @@ class BaseExtractor(TransformerMixin, BaseEstimator):
         -------
         self
         """
-        check_on_error(self._param("on_error", "raise"))
-        batch_size = self._param("batch_size", 64)
-        if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-            raise InvalidInputError(f"batch_size must be a positive integer, got {batch_size!r}.")
-        effective_threads(self._param("n_jobs", None))
-        self._feature_cache()  # validates the cache parameter
-        self._check_params()
+        self._validate_params()
+        self._prepare_fit()
         cells, labels = self._intake(X, reset=True)
         if type(self)._fit_decoded is not BaseExtractor._fit_decoded:
             decoded, _ = self._decode_column(cells, labels)
@@ -272,7 +229,7 @@ class BaseExtractor(TransformerMixin, BaseEstimator):
         check_is_fitted(self)
         names = list(self._feature_names())
         if self._param("add_indicator", False):
-            names.append("present")
+            names.append(PRESENT)
         return np.asarray(names, dtype=object)
 
     def __sklearn_tags__(self):
@@ -318,7 +275,7 @@ class BaseExtractor(TransformerMixin, BaseEstimator):
         names = self._feature_names()
         out = np.full((n, len(names)), self._fill_value(), dtype=np.float32)
         present = ~missing_mask(cells)
-        plan = plan_column(self, cells, np.flatnonzero(present), out)
+        plan = self._cache_plan(cells, np.flatnonzero(present), out)
         positions = plan.todo
         on_error = self._param("on_error", "raise")
         n_threads = effective_threads(self._param("n_jobs", None))

@@ -11,8 +11,11 @@ started with ``processes=False``, see the cache set by the main thread. Worker
 """
 
 import os
+import sys
 import threading
 from contextlib import contextmanager
+
+from .exceptions import InvalidInputError
 
 _DEFAULTS = {"cache": os.environ.get("SKMM_CACHE") or None}
 _config = dict(_DEFAULTS)
@@ -33,14 +36,34 @@ def get_config():
         return dict(_config)
 
 
+#: What a cache setting may be, in words.
+CACHE_SETTING_WORDS = "None, False, a folder path or a skmm.cache.FeatureCache"
+
+
+def is_cache_setting(value):
+    """Whether ``value`` may be a ``cache`` setting (see :data:`CACHE_SETTING_WORDS`)."""
+    if value is None or value is False or isinstance(value, (str, os.PathLike)):
+        return True
+    # a FeatureCache exists only once skmm.cache is imported: look it up, never import it
+    cache = sys.modules.get("skmm.cache")
+    return cache is not None and isinstance(value, cache.FeatureCache)
+
+
+def check_cache_setting(value):
+    """Raise :class:`~skmm.exceptions.InvalidInputError` unless ``value`` is a cache setting."""
+    if not is_cache_setting(value):
+        raise InvalidInputError(
+            f"cache must be {CACHE_SETTING_WORDS}, got {type(value).__name__} {value!r}. "
+            "Example: cache='~/skmm-cache'."
+        )
+
+
 def _check(changes):
     unknown = set(changes) - set(_DEFAULTS)
     if unknown:
         raise TypeError(f"Unknown skmm config keys {sorted(unknown)}; known: {sorted(_DEFAULTS)}")
     if "cache" in changes:
-        from .cache import as_feature_cache
-
-        as_feature_cache(changes["cache"])  # validates
+        check_cache_setting(changes["cache"])
 
 
 def set_config(cache=None):

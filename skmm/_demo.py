@@ -16,7 +16,7 @@ from sklearn.model_selection import GridSearchCV, StratifiedKFold, cross_validat
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from ._base import progress
+from ._column import progress
 from .exceptions import InvalidInputError
 
 LAYER_OPERATORS = ("gated", "lowrank", "attention")

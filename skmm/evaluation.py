@@ -18,9 +18,11 @@ import pandas as pd
 from sklearn.metrics import check_scoring
 from sklearn.utils import check_random_state
 
+from ._column import is_missing
 from ._deps import import_optional
-from ._io import decode_audio, decode_image, is_missing
+from .audio import decode_audio
 from .exceptions import InvalidInputError
+from .image import decode_image
 
 _AUDIO_EXT = {".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif", ".au"}
 _IMAGE_EXT = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
@@ -256,13 +258,13 @@ def robustness_report(estimator, X, y, *, perturbations=None, levels=(0.0, 0.25,
 
     Examples
     --------
+    >>> from skmm.datasets import make_multimodal_classification
+    >>> X, y = make_multimodal_classification(n_samples=200, modalities=("text",),
+    ...                                       random_state=0, return_X_y=True)
     >>> from sklearn.compose import make_column_transformer
     >>> from sklearn.feature_extraction.text import CountVectorizer
     >>> from sklearn.linear_model import LogisticRegression
     >>> from sklearn.pipeline import make_pipeline
-    >>> from skmm.datasets import make_multimodal_classification
-    >>> X, y = make_multimodal_classification(n_samples=200, modalities=("text",),
-    ...                                       random_state=0, return_X_y=True)
     >>> model = make_pipeline(make_column_transformer((CountVectorizer(), "text")),
     ...                       LogisticRegression()).fit(X, y)
     >>> report = robustness_report(model, X, y, perturbations={"text": ["word_drop"]},
@@ -299,7 +301,12 @@ def robustness_report(estimator, X, y, *, perturbations=None, levels=(0.0, 0.25,
 
 class _Display:
     """Shared ``plot(ax=None)``: draw on ``ax`` (a new figure by default), keep
-    ``ax_``/``figure_``."""
+    ``ax_``/``figure_``; and ``from_estimator``, for displays of a ``_compute`` function."""
+
+    @classmethod
+    def from_estimator(cls, estimator, X, y, *, ax=None, **kwargs):
+        """Compute the table from a fitted estimator and data, then plot it."""
+        return cls(cls._compute(estimator, X, y, **kwargs)).plot(ax=ax)
 
     def plot(self, ax=None):
         if ax is None:
@@ -325,12 +332,10 @@ class ModalityImportanceDisplay(_Display):
     ['audio', 'image']
     """
 
+    _compute = staticmethod(modality_importance)
+
     def __init__(self, importances):
         self.importances = importances
-
-    @classmethod
-    def from_estimator(cls, estimator, X, y, *, ax=None, **kwargs):
-        return cls(modality_importance(estimator, X, y, **kwargs)).plot(ax=ax)
 
     def _draw(self, ax):
         table = self.importances.iloc[::-1]
@@ -343,12 +348,10 @@ class ModalityImportanceDisplay(_Display):
 class RobustnessDisplay(_Display):
     """Line plot of :func:`robustness_report`: score against perturbation level."""
 
+    _compute = staticmethod(robustness_report)
+
     def __init__(self, report):
         self.report = report
-
-    @classmethod
-    def from_estimator(cls, estimator, X, y, *, ax=None, **kwargs):
-        return cls(robustness_report(estimator, X, y, **kwargs)).plot(ax=ax)
 
     def _draw(self, ax):
         for (modality, name), part in self.report.groupby(["modality", "perturbation"], sort=False):

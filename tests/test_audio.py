@@ -339,6 +339,7 @@ def test_auto_device_resolves_in_fit_without_touching_the_param():
 # ------------------------------------------------------------------ real data, end to end
 
 
+@pytest.mark.slow
 @pytest.mark.realdata
 def test_spoken_digits_in_a_column_transformer(fsdd_home):
     from sklearn.compose import ColumnTransformer

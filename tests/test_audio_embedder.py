@@ -14,8 +14,8 @@ from sklearn.base import clone
 
 import skmm
 from skmm import AudioEmbedder
-from skmm import _audio_encoders
-from skmm._audio_encoders import length_buckets
+from skmm.audio import _encoders as _audio_encoders
+from skmm.audio._encoders import length_buckets
 from skmm.exceptions import InvalidInputError
 
 from conftest import tiny_wav2vec2_folder
@@ -128,11 +128,13 @@ def test_frames_keep_n_frames_steps_and_pad_short_clips():
 
 
 def test_frames_are_recognised_by_the_fusion_nets_as_a_time_series():
-    from skmm.nets._multimodal import _PATTERNS
+    from skmm._naming import grid_layout
 
     emb = AudioEmbedder(Blocks(), output="frames", n_frames=12, device="cpu")
     names = emb.fit(clips([3200])).get_feature_names_out()
-    assert all(_PATTERNS["frames"].match(n) for n in names)
+    kind, shape, order = grid_layout([f"audio__{n}" for n in names])
+    assert kind == "frames" and shape == (emb.embedding_dim_, 12)
+    np.testing.assert_array_equal(order, np.arange(len(names)))  # already (dim, frame) order
 
 
 def test_logmel_input_gives_the_module_mel_frames_and_lengths():

@@ -1,4 +1,4 @@
-"""The bad-input battery, run over every extractor skmm exports.
+"""The bad-input battery, run over every extractor of skmm (found as test_common finds them).
 
 Each bad cell gives either the documented result (a missing row with its indicator) or one
 InvalidInputError that lists the bad row with its index and path; ``on_error="warn"`` and
@@ -16,13 +16,13 @@ from skmm.datasets import make_multimodal_classification
 from skmm.exceptions import InvalidInputError
 
 from conftest import png_bytes, write_wav
-from test_common import make_estimator, public_estimators
+from test_common import ESTIMATORS, make_estimator
 
 MODALITY = {"Audio": "audio", "Image": "image", "Text": "text"}
 
 
 def extractors():
-    return [cls for _, cls in public_estimators() if issubclass(cls, BaseExtractor)]
+    return [cls for _, cls in ESTIMATORS if issubclass(cls, BaseExtractor)]
 
 
 def modality_of(cls):

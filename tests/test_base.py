@@ -6,14 +6,9 @@ import pytest
 from sklearn.base import clone
 from sklearn.compose import ColumnTransformer
 
-from skmm._base import (
-    BaseExtractor,
-    batch_slices,
-    effective_threads,
-    resolve_device,
-    resolve_precision,
-)
-from skmm._io import CellError
+from skmm._base import BaseExtractor
+from skmm._column import CellError, batch_slices, effective_threads
+from skmm._validation import resolve_device, resolve_precision
 from skmm.exceptions import InvalidInputError
 
 

@@ -16,11 +16,10 @@ from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
 
 import skmm
-from skmm import _packs
 from skmm._base import BaseExtractor
-from skmm._fingerprint import cell_key, cell_keys, extractor_fingerprint
-from skmm._io import CellError
-from skmm.cache import FeatureCache, as_feature_cache
+from skmm._column import CellError
+from skmm.cache import FeatureCache, _packs, as_feature_cache
+from skmm.cache._fingerprint import cell_key, cell_keys, extractor_fingerprint
 from skmm.exceptions import InvalidInputError
 
 # cell content -> times extracted, shared by every clone
@@ -424,6 +423,7 @@ _WORKER = textwrap.dedent(
 )
 
 
+@pytest.mark.slow
 def test_two_processes_filling_one_cache_agree(tmp_path):
     script = tmp_path / "worker.py"
     script.write_text(_WORKER)
@@ -455,8 +455,7 @@ def test_two_processes_filling_one_cache_agree(tmp_path):
 
 @pytest.mark.realdata
 def test_real_extractors_use_the_global_cache_unchanged(fsdd_home, tmp_path, monkeypatch):
-    from skmm.audio import AudioLogMel
-    from skmm.audio_embedder import AudioEmbedder
+    from skmm.audio import AudioEmbedder, AudioLogMel
     from skmm.datasets import load_av_digits
     from skmm.image import ImageEmbedder
 

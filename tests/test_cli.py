@@ -5,6 +5,7 @@ import pytest
 from skmm.__main__ import main
 
 
+@pytest.mark.slow
 def test_demo_prints_the_comparison_and_saves_a_chart(tmp_path, capsys):
     pytest.importorskip("matplotlib")
     png = tmp_path / "demo.png"
@@ -25,6 +26,8 @@ def test_demo_on_absent_real_data_says_how_to_fix(tmp_path, monkeypatch, capsys)
     assert "SKMM_DATA" in capsys.readouterr().err
 
 
-def test_bench_without_scripts_fails_clearly(tmp_path, capsys):
-    assert main(["bench", "--benchmarks", str(tmp_path)]) == 2
-    assert "no benchmark scripts" in capsys.readouterr().err
+def test_bench_with_an_unknown_benchmark_fails_clearly(tmp_path, capsys):
+    assert main(["bench", "--only", "head,nope", "--results", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "unknown: ['nope']" in err and "audio, head, image" in err
+    assert not any(tmp_path.iterdir())

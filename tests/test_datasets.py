@@ -68,6 +68,37 @@ def test_synthetic_fusion_beats_each_modality():
     assert fused > max(single) + 0.1, (single, fused)
 
 
+def test_shortcut_modality_is_perfect_on_seen_groups_and_useless_on_new_ones():
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import GroupKFold, StratifiedKFold, cross_val_score
+
+    data = make_multimodal_classification(n_samples=400, modalities=("image", "audio"),
+                                          shortcut="audio", random_state=0)
+    assert data.groups.shape == (400,) and set(data.groups) == {0, 1, 2, 3}
+    # the shortcut's view names the (group, class) pair on every sample
+    view = data.views[:, 1]
+    np.testing.assert_array_equal(view // 4, data.groups)
+    for g in range(4):
+        rows = data.groups == g
+        assert len(set(zip(view[rows], data.target[rows]))) == len(set(view[rows])) == 4
+    # rendered tones: one spectral peak per view, read by a linear model
+    spectra = np.abs(np.fft.rfft(np.stack(data.data["audio"])))[:, :2000]
+    model = LogisticRegression(max_iter=2000)
+    shuffled = cross_val_score(model, spectra, data.target,
+                               cv=StratifiedKFold(4, shuffle=True, random_state=0)).mean()
+    held_out = cross_val_score(model, spectra, data.target, groups=data.groups,
+                               cv=GroupKFold(4)).mean()
+    assert shuffled > 0.9 and held_out < 0.5
+    without = make_multimodal_classification(n_samples=50, random_state=0)
+    assert without.groups is None
+    assert len(set(make_multimodal_classification(n_samples=80, n_groups=3,
+                                                  random_state=0).groups)) == 3
+    with pytest.raises(InvalidInputError, match="shortcut"):
+        make_multimodal_classification(n_samples=10, modalities=("audio",), shortcut="audio")
+    with pytest.raises(InvalidInputError, match="n_groups"):
+        make_multimodal_classification(n_samples=10, n_groups=1)
+
+
 def test_data_home_resolution(monkeypatch, tmp_path):
     monkeypatch.setenv("SKMM_DATA", str(tmp_path))
     assert get_data_home() == tmp_path
@@ -134,6 +165,7 @@ def test_load_av_digits(fsdd_home):
     np.testing.assert_array_equal(again.mnist_index, bunch.mnist_index)
 
 
+@pytest.mark.slow
 @pytest.mark.realdata
 def test_load_av_digits_hard_is_deterministic_and_harder(fsdd_home):
     clean = load_av_digits(data_home=fsdd_home)

@@ -130,6 +130,7 @@ def test_training_curve_reads_a_fitted_net_history():
         TrainingCurveDisplay.from_estimator(FusionNetClassifier())
 
 
+@pytest.mark.slow
 @pytest.mark.realdata
 def test_modality_importance_on_av_digits_hard_ranks_both_modalities_above_noise(fsdd_home):
     from threadpoolctl import threadpool_limits

@@ -106,6 +106,7 @@ def test_modality_union_outputs_prefixed_pandas_columns(data):
     assert list(out.columns) == list(union.get_feature_names_out())
 
 
+@pytest.mark.slow
 def test_early_fusion_under_grid_search_and_cross_val_score(data):
     X, y = data
     pipe = early_pipeline()
@@ -119,6 +120,7 @@ def test_early_fusion_under_grid_search_and_cross_val_score(data):
     assert scores.shape == (3,) and scores.mean() > 0.6
 
 
+@pytest.mark.slow
 def test_fusion_beats_every_single_modality(data):
     X, y = data
     cv = KFold(3, shuffle=True, random_state=0)
@@ -158,6 +160,7 @@ def test_late_fusion_is_a_stacking_classifier_with_a_net_on_top(data):
     assert model.score(X, y) > 0.8
 
 
+@pytest.mark.slow
 def test_late_fusion_under_grid_search_cross_val_score_and_persistence(data, tmp_path):
     X, y = data
     search = GridSearchCV(late(), {"image__model__ridgeclassifier__alpha": [0.1, 10.0]},

@@ -14,7 +14,7 @@ from sklearn.compose import ColumnTransformer
 from torch import nn
 
 from skmm import ImageColorHistogram, ImageEmbedder, ImagePixels
-from skmm import _backbones
+from skmm.image import _backbones
 from skmm.exceptions import InvalidInputError, MissingDependencyError
 from skmm.image import pixel_grid_shape
 
@@ -416,6 +416,7 @@ def test_parameters_are_checked_in_fit():
             ext.fit(one)
 
 
+@pytest.mark.slow
 def test_importing_the_image_module_and_extracting_pixels_does_not_import_torch():
     code = (
         "import sys, numpy as np; from skmm.image import ImagePixels, ImageColorHistogram;"
@@ -428,6 +429,7 @@ def test_importing_the_image_module_and_extracting_pixels_does_not_import_torch(
 # --------------------------------------------------------------------------- real data
 
 
+@pytest.mark.slow
 @pytest.mark.realdata
 def test_pixels_and_logistic_regression_read_av_digits(fsdd_home):
     from sklearn.linear_model import LogisticRegression

@@ -16,7 +16,8 @@ import pytest
 import torch
 from torch import nn
 
-from skmm import ImageEmbedder, _backbones
+from skmm import ImageEmbedder
+from skmm.image import _backbones
 from skmm.exceptions import InvalidInputError
 
 

@@ -4,15 +4,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from skmm._io import (
-    CellError,
-    column_cells,
-    decode_audio,
-    decode_image,
-    decode_text,
-    is_missing,
-    report_cell_errors,
-)
+from skmm._column import CellError, column_cells, is_missing, report_cell_errors
+from skmm.audio import decode_audio
+from skmm.image import decode_image
+from skmm.text import decode_text
 from skmm.exceptions import InvalidInputError, MissingDependencyError
 
 from conftest import png_bytes

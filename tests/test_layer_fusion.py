@@ -16,15 +16,13 @@ from skmm import AudioLogMel, ImagePixels, make_modality_union  # noqa: E402
 from skmm.datasets import make_multimodal_classification  # noqa: E402
 
 from skmm.exceptions import InvalidInputError  # noqa: E402
-from skmm.nets._branches import BRANCHES, TokenBranch, make_branch  # noqa: E402
-from skmm.nets._multimodal import (  # noqa: E402
-    Block,
+from skmm.nets._branches import BRANCHES, TokenBranch, make_branch, resolve_branches  # noqa: E402
+from skmm.nets._layout import Block, infer_layout  # noqa: E402
+from skmm.nets._module import (  # noqa: E402
     MultimodalModule,
     auxiliary_loss,
     build_multimodal_module,
     drop_modalities,
-    infer_layout,
-    resolve_branches,
 )
 from skmm.nets import FusionNetClassifier, FusionNetRegressor  # noqa: E402
 from skmm.nets._operators import (  # noqa: E402

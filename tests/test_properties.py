@@ -6,7 +6,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from skmm._io import CellError, column_cells, decode_audio, decode_image, decode_text, is_missing
+from skmm._column import CellError, column_cells, is_missing
+from skmm.audio import decode_audio
+from skmm.image import decode_image
+from skmm.text import decode_text
 from skmm.exceptions import InvalidInputError
 
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -26,6 +29,7 @@ _other_cells = st.one_of(
 )
 
 
+@pytest.mark.slow
 @SETTINGS
 @given(cell=st.one_of(_arrays, _other_cells))
 def test_decode_image_gives_uint8_hwc_or_cell_error(cell):
@@ -73,16 +77,14 @@ def test_column_intake_gives_cells_or_invalid_input(column):
 
 
 def _fitted_extractors():
-    import skmm
     from skmm._base import BaseExtractor
 
     from test_bad_inputs import modality_of
-    from test_common import make_estimator, sample_input
+    from test_common import ESTIMATORS, make_estimator, sample_input
 
     fitted = []
-    for name in skmm.__all__:
-        cls = getattr(skmm, name)
-        if isinstance(cls, type) and issubclass(cls, BaseExtractor):
+    for name, cls in ESTIMATORS:
+        if issubclass(cls, BaseExtractor):
             X, y = sample_input(cls, n=12)
             fitted.append(pytest.param(make_estimator(cls).fit(X, y), modality_of(cls), id=name))
     return fitted

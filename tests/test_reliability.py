@@ -51,6 +51,7 @@ def test_two_fits_of_a_multimodal_pipeline_agree(data):
     np.testing.assert_array_equal(first, second)
 
 
+@pytest.mark.slow
 def test_grid_search_with_two_jobs_gives_the_same_results_as_one(data):
     X, y = data
     grid = {"fusionnetclassifier__fusion": ["concat", "sum"]}

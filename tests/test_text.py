@@ -218,6 +218,7 @@ sys.stdout.write(np.concatenate([w.ravel(), d.ravel()]).tobytes().hex())
 """
 
 
+@pytest.mark.slow
 def test_output_is_the_same_in_another_process():
     # Python's str hash differs between processes (PYTHONHASHSEED); gensim's inference uses it
     here = subprocess.run([sys.executable, "-c", _SUBPROCESS], capture_output=True, text=True,
@@ -331,7 +332,7 @@ def test_sentence_embedder_known_answers():
 
 def test_sentence_embedder_shares_the_model_and_keeps_it_out_of_pickles(monkeypatch):
     _bundled_model_or_skip()
-    from skmm import _sentence
+    from skmm.text import _sentence
 
     emb = TextSentenceEmbedder(device="cpu").fit(["x"])
     twin = clone(emb).fit(["y"])
@@ -352,7 +353,7 @@ def test_sentence_embedder_shares_the_model_and_keeps_it_out_of_pickles(monkeypa
 
 
 def test_sentence_embedder_errors(tmp_path, monkeypatch):
-    from skmm import _sentence
+    from skmm.text import _sentence
 
     _sentence.load_model.cache_clear()
     monkeypatch.setitem(sys.modules, "sentence_transformers", None)
@@ -368,6 +369,7 @@ def test_sentence_embedder_errors(tmp_path, monkeypatch):
 # ----------------------------------------------------------------------------- real data
 
 
+@pytest.mark.slow
 @pytest.mark.realdata
 def test_fusing_title_and_description_beats_either_alone(ag_news_home, tmp_path):
     from skmm.datasets import load_ag_news

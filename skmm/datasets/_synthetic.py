@@ -38,6 +38,14 @@ alone is ambiguous and fusing them is needed.
 
 Missing cells (``None``) are drawn independently per modality with the ``missing``
 rate; a sample always keeps at least one modality.
+
+With ``shortcut=<modality>``, the samples fall into ``n_groups`` groups (think speakers)
+and that modality becomes a *shortcut*: it shows a view private to the pair (group,
+class), through a random class permutation per group, on every sample. A model sees a
+perfect cue on the groups it was trained on, and a cue it has never seen on a new group,
+where only the other modalities (which together identify the class, as above) carry
+the class. Evaluate with ``GroupKFold`` over ``groups`` to see a model that trusts the
+shortcut fail.
 """
 
 
@@ -95,13 +103,26 @@ def _audio(views, n_views, sr, duration, noise, rng):
     n = len(views)
     length = int(round(sr * duration))
     t = np.arange(length, dtype=np.float64) / sr
-    freqs = 300.0 * 2.0 ** (np.arange(n_views) * 0.75)  # tones a mel band or more apart
+    # tones a mel band or more apart (closer when many views must fit under Nyquist)
+    step = min(0.75, math.log2(0.45 * sr / 300.0) / max(n_views - 1, 1))
+    freqs = 300.0 * 2.0 ** (np.arange(n_views) * step)
     f = freqs[views] * rng.uniform(0.97, 1.03, size=n)
     phase = rng.uniform(0, 2 * np.pi, size=n)
     gain = rng.uniform(0.2, 0.6, size=n)
     wave = gain[:, None] * np.sin(2 * np.pi * f[:, None] * t[None, :] + phase[:, None])
     wave += rng.normal(0.0, 0.3 * noise, size=wave.shape)
     return wave.astype(np.float32)
+
+
+def _check_groups(shortcut, n_groups, modalities):
+    if shortcut is not None and (shortcut not in modalities or len(modalities) < 2):
+        raise InvalidInputError(
+            f"shortcut must be None or one of the generated modalities {modalities} with at "
+            f"least one other modality beside it, got shortcut={shortcut!r}."
+        )
+    if n_groups is not None and (not isinstance(n_groups, (int, np.integer))
+                                 or isinstance(n_groups, bool) or n_groups < 2):
+        raise InvalidInputError(f"n_groups must be None or an integer >= 2, got {n_groups!r}.")
 
 
 def make_multimodal_classification(
@@ -114,6 +135,8 @@ def make_multimodal_classification(
     image_size=16,
     audio_sr=16000,
     audio_duration=0.25,
+    shortcut=None,
+    n_groups=None,
     return_X_y=False,
     random_state=None,
 ):
@@ -137,6 +160,13 @@ def make_multimodal_classification(
         Sample rate of the float32 waveforms (the extractors' default ``sr``).
     audio_duration : float, default=0.25
         Seconds per clip.
+    shortcut : {"image", "text", "audio"} or None, default=None
+        A modality that identifies (group, class) on every sample: a strong cue on the
+        groups seen in training, no cue on a held-out group (see the description). Needs
+        at least one other modality.
+    n_groups : int >= 2 or None, default=None
+        Number of groups (e.g. speakers), drawn uniformly per sample and returned as
+        ``groups``; None gives 4 groups with a shortcut and no groups without one.
     return_X_y : bool, default=False
     random_state : int, RandomState or None
 
@@ -144,7 +174,8 @@ def make_multimodal_classification(
     -------
     Bunch with ``data`` (DataFrame, one object column per modality), ``target``
     (int ndarray), ``target_names``, ``views`` (the view each modality showed,
-    shape (n_samples, n_modalities)) and ``DESCR``; or ``(X, y)``.
+    shape (n_samples, n_modalities)), ``groups`` (int ndarray, or None without groups)
+    and ``DESCR``; or ``(X, y)``.
 
     Examples
     --------
@@ -154,6 +185,10 @@ def make_multimodal_classification(
     ((20, 3), ['image', 'text', 'audio'])
     >>> X["image"][0].shape, X["audio"][0].dtype
     ((16, 16, 3), dtype('float32'))
+    >>> data = make_multimodal_classification(n_samples=20, modalities=("image", "audio"),
+    ...                                       shortcut="audio", random_state=0)
+    >>> sorted(set(data.groups.tolist()))
+    [0, 1, 2, 3]
     """
     if not isinstance(n_samples, (int, np.integer)) or n_samples < 1:
         raise InvalidInputError(f"n_samples must be a positive integer, got {n_samples!r}.")
@@ -174,22 +209,38 @@ def make_multimodal_classification(
         if not 0.0 <= rate < 1.0:
             raise InvalidInputError(f"missing rate for {m!r} must lie in [0, 1), got {rate!r}.")
 
+    _check_groups(shortcut, n_groups, modalities)
+
     rng = check_random_state(random_state)
     y = np.arange(n_samples) % n_classes
     y = rng.permutation(y)
-    maps, n_views = _views_per_modality(n_classes, len(modalities), rng)
-    views = maps[:, y].T.copy()  # (n_samples, n_modalities)
-    scrambled = rng.random_sample(views.shape) > signal
-    views[scrambled] = rng.randint(0, n_views, size=int(scrambled.sum()))
+    plain = [m for m in modalities if m != shortcut]
+    maps, n_views = _views_per_modality(n_classes, len(plain), rng)
+    views = np.zeros((n_samples, len(modalities)), dtype=int)
+    at = [modalities.index(m) for m in plain]
+    shown = maps[:, y].T.copy()  # (n_samples, n_plain)
+    scrambled = rng.random_sample(shown.shape) > signal
+    shown[scrambled] = rng.randint(0, n_views, size=int(scrambled.sum()))
+    views[:, at] = shown
+    view_counts = {m: n_views for m in plain}
+    groups = None
+    if shortcut is not None or n_groups is not None:
+        n_groups = 4 if n_groups is None else int(n_groups)
+        groups = rng.randint(0, n_groups, size=n_samples)
+    if shortcut is not None:
+        per_group = np.stack([rng.permutation(n_classes) for _ in range(n_groups)])
+        views[:, modalities.index(shortcut)] = groups * n_classes + per_group[groups, y]
+        view_counts[shortcut] = n_groups * n_classes
 
     columns = {}
     for j, m in enumerate(modalities):
+        v, k = views[:, j], view_counts[m]
         if m == "image":
-            columns[m] = list(_images(views[:, j], n_views, image_size, noise, rng))
+            columns[m] = list(_images(v, k, image_size, noise, rng))
         elif m == "text":
-            columns[m] = _texts(views[:, j], n_views, noise, rng)
+            columns[m] = _texts(v, k, noise, rng)
         else:
-            columns[m] = list(_audio(views[:, j], n_views, audio_sr, audio_duration, noise, rng))
+            columns[m] = list(_audio(v, k, audio_sr, audio_duration, noise, rng))
 
     absent = np.stack(
         [rng.random_sample(n_samples) < rates.get(m, 0.0) for m in modalities], axis=1
@@ -207,5 +258,6 @@ def make_multimodal_classification(
         target=y,
         target_names=np.array([f"class_{k}" for k in range(n_classes)]),
         views=views,
+        groups=groups,
         DESCR=_DESCR,
     )

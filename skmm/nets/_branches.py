@@ -1,20 +1,17 @@
 """Branch modules: one per modality block, each mapping its flat block to a common width.
 
-Every branch takes a float tensor ``(batch, n_block_features)`` (the block's columns, in
-the layout order found by :func:`skmm.nets._multimodal.infer_layout`) and returns
-``(batch, width)``. No branch couples the samples of a batch (no batch normalisation),
-so a sample's output depends on its own row only.
+A branch is a ``torch.nn.Module`` whose ``forward`` takes a float tensor
+``(batch, n_in)`` (the block's columns, in the layout order of
+:func:`skmm.nets._layout.infer_layout`) and returns ``(batch, width)``. It is built as
+``cls(**sizes, **hyperparameters)``, where the sizes are those among ``kind``, ``shape``,
+``n_in``, ``width``, ``vocab_size`` (token blocks: one more than the largest id seen at
+fit) and ``dropout`` (the net's) that its constructor takes. No built-in branch couples
+the samples of a batch (no batch normalisation), so a sample's output depends on its own
+row only. A class given directly (not registered) may say which block kinds it accepts in a
+``block_kinds`` attribute.
 
-=============  ==========================================  ===============================
-name           input block                                 module
-=============  ==========================================  ===============================
-"mlp"          any features                                :class:`MLPBranch`
-"cnn"          pixels ``(channels, height, width)``         :class:`CNN2dBranch`
-"cnn1d"        frames ``(n_mels, n_frames)``                :class:`CNN1dBranch`
-"lstm"         frames ``(n_mels, n_frames)``                :class:`LSTMBranch`
-"transformer"  token ids ``(n_tokens,)``, 0 = padding       :class:`TokenBranch`
-"embedding"    token ids, mean-pooled embeddings            :class:`TokenBranch`
-=============  ==========================================  ===============================
+:data:`BRANCHES` is the registry of branches by name, with the block kinds each accepts
+and the default branch of each kind; :func:`register_branch` adds one.
 """
 
 import math
@@ -22,24 +19,108 @@ import math
 import torch
 from torch import nn
 
+from .._docs import fill_doc
+from .._validation import InstanceOf, Options, check_param
 from ..exceptions import InvalidInputError
-
-BRANCHES = ("mlp", "cnn", "cnn1d", "lstm", "transformer", "embedding")
-
-#: Branch used for a block when none is asked for, by the block's kind.
-DEFAULT_BRANCH = {"pixels": "cnn", "frames": "cnn1d", "tokens": "transformer", "features": "mlp"}
-
-#: Block kinds each branch accepts.
-BRANCH_KINDS = {
-    "mlp": ("pixels", "frames", "features"),
-    "cnn": ("pixels",),
-    "cnn1d": ("frames", "pixels"),
-    "lstm": ("frames",),
-    "transformer": ("tokens",),
-    "embedding": ("tokens",),
-}
+from ._layout import KINDS
+from ._registry import REGISTER_DOCS, Entry, Registry
 
 
+class BranchRegistry(Registry):
+    """The :class:`Registry` of branches: each entry knows the block kinds it accepts."""
+
+    def __init__(self):
+        super().__init__("branches", "branch",
+                         context=("kind", "shape", "n_in", "width", "vocab_size", "dropout"),
+                         register_hint="skmm.nets.BRANCHES")
+        self._defaults = {}
+
+    def register(self, name, cls=None, *, kinds=KINDS, default_for=(), **defaults):
+        """Register ``cls`` as ``name`` for blocks of ``kinds`` (see :func:`register_branch`)."""
+        if cls is None:
+            return lambda cls: self.register(name, cls, kinds=kinds, default_for=default_for,
+                                             **defaults)
+        kinds, default_for = tuple(kinds), tuple(default_for)
+        bad = [k for k in kinds + default_for if k not in KINDS]
+        if bad or not set(default_for) <= set(kinds):
+            raise ValueError(f"kinds and default_for of branch {name!r} must be kinds among "
+                             f"{KINDS}, default_for among kinds; got {kinds} and {default_for}.")
+        taken = {k: self._defaults[k] for k in default_for if k in self._defaults}
+        if taken:
+            raise ValueError(f"kinds {taken} already have a default branch; unregister it "
+                             "first, or register without default_for.")
+        self._add(Entry(name, cls, dict(defaults), kinds))
+        self._defaults.update(dict.fromkeys(default_for, name))
+        return cls
+
+    def unregister(self, name):
+        cls = super().unregister(name)
+        self._defaults = {k: v for k, v in self._defaults.items() if v != name}
+        return cls
+
+    def default(self, kind):
+        """The branch name used for a block of ``kind`` when none is asked for."""
+        return self._defaults[kind]
+
+    def _tag(self, entry):
+        default = [k for k, v in self._defaults.items() if v == entry.name]
+        default = f"; default for {', '.join(default)}" if default else ""
+        return f" ({', '.join(entry.kinds)}{default})"
+
+    def kinds_of(self, spec):
+        """Block kinds ``spec`` accepts: those of its registration(s), else ``cls.block_kinds``."""
+        if isinstance(spec, str):
+            return self.entry(spec).kinds
+        cls = spec if isinstance(spec, type) else type(spec)
+        kinds = [k for e in self._entries.values() if e.cls is cls for k in e.kinds]
+        return tuple(dict.fromkeys(kinds)) or tuple(getattr(cls, "block_kinds", KINDS))
+
+
+#: The branches by name (a mapping name -> class; see :func:`register_branch`).
+BRANCHES = BranchRegistry()
+#: What the nets' ``branches`` parameter may be: ``(constraints, hint)``.
+BRANCHES_PARAMETER = (
+    [None, *BRANCHES.spec_constraints, InstanceOf(dict, description="a dict {modality: branch}")],
+    "Add one with skmm.nets.register_branch.",
+)
+
+
+@fill_doc(**REGISTER_DOCS)
+def register_branch(name, cls=None, *, kinds=KINDS, default_for=(), **defaults):
+    """Register a branch class as ``name`` (a class decorator when ``cls`` is None).
+
+    Parameters
+    ----------
+    name : str
+        The name the nets' ``branches`` parameter selects it by; registering a name twice
+        is an error.
+    cls : torch.nn.Module subclass, optional
+        Built with the sizes its constructor takes among ``kind``, ``shape``, ``n_in``,
+        ``width``, ``vocab_size`` and ``dropout``, and its hyperparameters (its other
+        constructor arguments, set on a net as ``branches__<argument>``); its ``forward``
+        maps ``(batch, n_in)`` to ``(batch, width)``.
+    kinds : tuple of str, default=all kinds
+        Block kinds it accepts, among "pixels", "frames", "tokens" and "features".
+    default_for : tuple of str, default=()
+        Kinds whose blocks get it when ``branches`` does not say (one default per kind).
+    {{defaults}}
+
+    {{returns}}
+
+    Examples
+    --------
+    >>> from skmm.nets import BRANCHES, register_branch
+    >>> from skmm.nets._branches import TokenBranch
+    >>> _ = register_branch("bag", TokenBranch, kinds=("tokens",), encoder="mean")
+    >>> BRANCHES.kinds_of("bag"), BRANCHES.default("tokens")
+    (('tokens',), 'transformer')
+    >>> BRANCHES.unregister("bag").__name__
+    'TokenBranch'
+    """
+    return BRANCHES.register(name, cls, kinds=kinds, default_for=default_for, **defaults)
+
+
+@register_branch("mlp", kinds=("pixels", "frames", "features"), default_for=("features",))
 class MLPBranch(nn.Module):
     """Two dense layers: ``n_in -> hidden -> width``, ReLU and dropout."""
 
@@ -55,6 +136,7 @@ class MLPBranch(nn.Module):
         return self.net(x)
 
 
+@register_branch("cnn", kinds=("pixels",), default_for=("pixels",))
 class CNN2dBranch(nn.Module):
     """A small 2-D CNN over images ``(channels, height, width)`` given as flat rows."""
 
@@ -77,12 +159,18 @@ class CNN2dBranch(nn.Module):
         return self.net(x.reshape(-1, *self.shape))
 
 
+@register_branch("cnn1d", kinds=("frames", "pixels"), default_for=("frames",))
 class CNN1dBranch(nn.Module):
-    """A 1-D CNN over time of spectrogram frames ``(n_mels, n_frames)`` (mels are channels)."""
+    """A 1-D CNN over time of spectrogram frames ``(n_mels, n_frames)`` (mels are channels).
+
+    Pixels ``(C, H, W)`` are read as frames ``(C * H, W)``: image rows are channels.
+    """
 
     def __init__(self, shape, width, channels=(32, 64), dropout=0.1):
         super().__init__()
         self.shape = tuple(int(s) for s in shape)
+        if len(self.shape) == 3:
+            self.shape = (self.shape[0] * self.shape[1], self.shape[2])
         layers, c_in, steps = [], self.shape[0], self.shape[1]
         for i, c_out in enumerate(channels):
             kernel = 5 if i == 0 else 3
@@ -99,6 +187,7 @@ class CNN1dBranch(nn.Module):
         return self.out(torch.cat([h.mean(dim=2), h.amax(dim=2)], dim=1))
 
 
+@register_branch("lstm", kinds=("frames",))
 class LSTMBranch(nn.Module):
     """A bidirectional LSTM over spectrogram frames; the final states of both directions."""
 
@@ -123,16 +212,17 @@ class TokenBranch(nn.Module):
     (an empty or missing text) pools to the embedding of its first position.
     """
 
-    def __init__(self, n_tokens, vocab_size, width, encoder="transformer", n_layers=1,
+    _parameter_constraints = {"encoder": [Options("transformer", "mean")]}
+
+    def __init__(self, n_in, vocab_size, width, encoder="transformer", n_layers=1,
                  n_heads=None, dropout=0.1):
         super().__init__()
-        if encoder not in ("transformer", "mean"):
-            raise InvalidInputError(f"encoder must be 'transformer' or 'mean', got {encoder!r}.")
-        self.vocab_size = max(2, int(vocab_size))
+        check_param("encoder", encoder, self._parameter_constraints["encoder"])
+        self.vocab_size = max(2, int(vocab_size or 2))
         self.embed = nn.Embedding(self.vocab_size, width, padding_idx=0)
         self.encoder = None
         if encoder == "transformer":
-            self.position = nn.Parameter(torch.randn(1, int(n_tokens), width) * 0.02)
+            self.position = nn.Parameter(torch.randn(1, int(n_in), width) * 0.02)
             n_heads = n_heads or _heads_for(width)
             layer = nn.TransformerEncoderLayer(
                 width, n_heads, dim_feedforward=2 * width, dropout=dropout,
@@ -153,6 +243,11 @@ class TokenBranch(nn.Module):
         return (h * keep).sum(dim=1) / keep.sum(dim=1)
 
 
+register_branch("transformer", TokenBranch, kinds=("tokens",), default_for=("tokens",),
+                encoder="transformer")
+register_branch("embedding", TokenBranch, kinds=("tokens",), encoder="mean")
+
+
 def _heads_for(width):
     for heads in (4, 2, 1):
         if width % heads == 0:
@@ -160,12 +255,13 @@ def _heads_for(width):
     return 1
 
 
-def make_branch(name, kind, shape, width, vocab_size=None, dropout=0.1):
-    """Build the branch ``name`` for a block of ``kind`` with layout ``shape``.
+def make_branch(branch, kind, shape, width, vocab_size=None, dropout=0.1, **params):
+    """Build the branch ``branch`` for a block of ``kind`` with layout ``shape``.
 
     Parameters
     ----------
-    name : {"mlp", "cnn", "cnn1d", "lstm", "transformer", "embedding"}
+    branch : str, torch.nn.Module class or instance
+        A name of :data:`BRANCHES`, a class, or an instance (deep-copied).
     kind : {"pixels", "frames", "tokens", "features"}
     shape : tuple of int
         The block's layout: (channels, height, width), (n_mels, n_frames), (n_tokens,) or
@@ -174,29 +270,63 @@ def make_branch(name, kind, shape, width, vocab_size=None, dropout=0.1):
         Output width of the branch.
     vocab_size : int, optional
         For token branches: one more than the largest id seen at fit time.
+    dropout : float, default=0.1
+    **params
+        Hyperparameters; those the branch does not take are ignored when another
+        registered branch takes them.
 
     Returns
     -------
     torch.nn.Module mapping (batch, prod(shape)) to (batch, width)
     """
-    if name not in BRANCHES:
-        raise InvalidInputError(f"unknown branch {name!r}; expected one of {BRANCHES}.")
-    if kind not in BRANCH_KINDS[name]:
+    BRANCHES.resolve(branch)
+    kinds = BRANCHES.kinds_of(branch)
+    if kind not in kinds:
+        name = branch if isinstance(branch, str) else type(branch).__name__
         raise InvalidInputError(
-            f"branch {name!r} needs a block of kind {BRANCH_KINDS[name]}, but this block is "
+            f"branch {name!r} needs a block of kind {kinds}, but this block is "
             f"{kind!r} (shape {tuple(shape)}). Give its layout with the column names of the "
             "matching extractor (ImagePixels: c0_r00_c00, AudioLogMel(output='frames'): "
             "mel00_t000, TextTokenIds: tok000) or choose branch 'mlp'."
         )
-    n_in = math.prod(shape)
-    if name == "mlp":
-        return MLPBranch(n_in, width, dropout=dropout)
-    if name == "cnn":
-        return CNN2dBranch(shape, width, dropout=dropout)
-    if name == "cnn1d":
-        return CNN1dBranch(shape if kind == "frames" else (shape[0] * shape[1], shape[2]), width,
-                           dropout=dropout)
-    if name == "lstm":
-        return LSTMBranch(shape, width, dropout=dropout)
-    encoder = "transformer" if name == "transformer" else "mean"
-    return TokenBranch(shape[0], vocab_size or 2, width, encoder=encoder, dropout=dropout)
+    context = {"kind": kind, "shape": tuple(shape), "n_in": math.prod(shape), "width": width,
+               "vocab_size": vocab_size, "dropout": dropout}
+    return BRANCHES.build(branch, context, params)
+
+
+def check_branches(branches, modalities=None):
+    """Refuse a ``branches`` dict that names unknown branches, or blocks not in ``modalities``.
+
+    A ``branches`` that is not a dict is checked by :data:`BRANCHES_PARAMETER`.
+    """
+    if not isinstance(branches, dict):
+        return
+    if modalities is not None:
+        unknown = sorted(set(branches) - set(modalities))
+        if unknown:
+            raise InvalidInputError(
+                f"branches names modalities {unknown} that are not blocks of X: "
+                f"{list(modalities)}."
+            )
+    bad = {k: v for k, v in branches.items() if v is not None and not any(
+        c.is_satisfied_by(v) for c in BRANCHES.spec_constraints)}
+    if bad:
+        raise InvalidInputError(
+            f"unknown branches {bad}; expected names among {tuple(BRANCHES)}, or "
+            "torch.nn.Module classes or instances (see skmm.nets.register_branch)."
+        )
+
+
+def resolve_branches(layout, branches=None):
+    """Branch per block: ``branches`` (one for all, or a dict by modality), else by kind.
+
+    Each is a name, a class or an instance; a block without one gets the default branch
+    of its kind (:meth:`BranchRegistry.default`: "cnn" for pixels, "cnn1d" for frames,
+    "transformer" for token ids, "mlp" for other features).
+    """
+    names = [b.name for b in layout]
+    check_param("branches", branches, *BRANCHES_PARAMETER)
+    check_branches(branches, names)
+    chosen = branches if isinstance(branches, dict) else {n: branches for n in names}
+    return [BRANCHES.default(b.kind) if chosen.get(b.name) is None else chosen[b.name]
+            for b in layout]

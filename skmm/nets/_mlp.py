@@ -4,30 +4,25 @@ import numbers
 
 from torch import nn
 
-from ..exceptions import InvalidInputError
+from .._validation import Real, Satisfies, check_param
 
 
-def check_hidden_sizes(hidden_sizes):
-    """Return ``hidden_sizes`` as a tuple of positive ints, or raise InvalidInputError."""
-    if isinstance(hidden_sizes, numbers.Integral):
-        hidden_sizes = (hidden_sizes,)
+def _sizes(value):
+    """``hidden_sizes`` as a tuple (an int is one layer), or None if it is not a sequence."""
+    if isinstance(value, numbers.Integral):
+        return (value,)
     try:
-        sizes = tuple(hidden_sizes)
+        return tuple(value)
     except TypeError:
-        sizes = None
-    if sizes is None or not all(isinstance(s, numbers.Integral) and s > 0 for s in sizes):
-        raise InvalidInputError(
-            f"hidden_sizes must be a tuple of positive integers (one per hidden layer, () for "
-            f"a linear model), got {hidden_sizes!r}."
-        )
-    return tuple(int(s) for s in sizes)
+        return None
 
 
-def check_dropout(dropout):
-    """Return ``dropout`` as a float in [0, 1), or raise InvalidInputError."""
-    if not isinstance(dropout, numbers.Real) or not 0.0 <= dropout < 1.0:
-        raise InvalidInputError(f"dropout must be a float in [0, 1), got {dropout!r}.")
-    return float(dropout)
+HIDDEN_SIZES = Satisfies(
+    lambda v: _sizes(v) is not None and all(
+        isinstance(s, numbers.Integral) and s > 0 for s in _sizes(v)),
+    "a tuple of positive integers (one per hidden layer, () for a linear model)",
+)
+DROPOUT = Real(0, 1, closed="left")
 
 
 class MLP(nn.Module):
@@ -53,12 +48,14 @@ class MLP(nn.Module):
 
     def __init__(self, n_features, n_outputs, hidden_sizes=(256,), dropout=0.1):
         super().__init__()
+        check_param("hidden_sizes", hidden_sizes, [HIDDEN_SIZES])
+        check_param("dropout", dropout, [DROPOUT])
         layers, width = [], int(n_features)
-        for size in check_hidden_sizes(hidden_sizes):
-            layers += [nn.Linear(width, size), nn.ReLU()]
+        for size in _sizes(hidden_sizes):
+            layers += [nn.Linear(width, int(size)), nn.ReLU()]
             if dropout:
-                layers.append(nn.Dropout(check_dropout(dropout)))
-            width = size
+                layers.append(nn.Dropout(float(dropout)))
+            width = int(size)
         layers.append(nn.Linear(width, int(n_outputs)))
         self.layers = nn.Sequential(*layers)
 

@@ -12,12 +12,14 @@ with the scikit-learn contract tightened (see :mod:`._netbase` for how):
 * a fixed ``random_state`` gives the same fit on the CPU.
 
 The default module is an :class:`~skmm.nets.MLP` over the whole row when X is one plain
-block; when X carries modality blocks (``image__*``, ``audio__*``, ... columns, presence
-columns, or ``modalities=``) it is a :class:`~skmm.nets._multimodal.MultimodalModule`: one
-branch per block, a fusion operator (``fusion=``) and a head (layer-level fusion).
+block; when X carries modality blocks (prefixed columns such as ImagePixels' or
+AudioLogMel's in a ColumnTransformer, presence columns, or ``modalities=``) it is a
+:class:`~skmm.nets._module.MultimodalModule`: one branch per block, a fusion operator
+(``fusion=``) and a head (layer-level fusion).
 """
 
 import copy
+import textwrap
 
 import numpy as np
 import torch
@@ -25,43 +27,76 @@ from skorch import NeuralNetClassifier, NeuralNetRegressor
 from skorch.callbacks import BatchScoring, EpochScoring
 from skorch.utils import to_numpy
 
+from .._docs import fill_doc
 from ..exceptions import InvalidInputError
+from ._branches import BRANCHES
 from ._inputs import encode_labels
-from ._multimodal import LayerFusionMixin
-from ._netbase import FusionNetBase, code_accuracy
+from ._layer_fusion import LayerFusionMixin
+from ._netbase import FusionNetBase
+from ._operators import FUSIONS
 
-_SHARED_DOC = """
+
+def _listed(registry):
+    """The entries of ``registry``, one wrapped bullet each, indented as a description."""
+    return "\n".join(textwrap.fill(line, 92, initial_indent=" " * 8, subsequent_indent=" " * 10,
+                                   break_on_hyphens=False)
+                     for line in registry.describe().splitlines())
+
+
+#: Parameter and attribute text that both nets' docstrings share (see :mod:`skmm._docs`).
+_DOCS = {
+    "parameters": f"""
+    Parameters
+    ----------
+    module : torch.nn.Module class or instance, optional
+        The network; by default an MLP over the whole input row, or a multimodal module
+        when X has modality blocks, whose input width is learnt at fit. A class receives
+        ``module__...`` parameters, and ``n_features`` and ``n_outputs`` when it takes
+        them. It returns the class logits of a classifier, the targets of a regressor.
     hidden_sizes : tuple of int, default=(256,)
         Units of the hidden layers of the default module (an :class:`~skmm.nets.MLP`).
     dropout : float in [0, 1), default=0.1
         Dropout after each hidden layer of the default module.
-    fusion : {{"concat", "sum", "gated", "tensor", "lowrank", "attention"}}, default="concat"
-        How the branch outputs of the modality blocks are fused: concatenation, mean over
-        the present modalities, a gated multimodal unit, tensor fusion (outer product of
-        ``[h, 1]``), low-rank multimodal fusion, or self-attention over modality tokens.
-        Every operator ignores missing modalities (presence columns ``<prefix>__present``).
-        With a plain X of one block and "concat", the module is an MLP over the row.
+    fusion : str, torch.nn.Module class or instance, default="concat"
+        How the branch outputs of the modality blocks are fused. A registered name
+        (:data:`~skmm.nets.FUSIONS`):
+
+{_listed(FUSIONS)}
+
+        or an operator class (see :func:`~skmm.nets.register_fusion`), or an instance
+        (used as it is). The operator's hyperparameters are set as ``fusion__<name>``
+        (``fusion__rank=8``), and tuned by ``GridSearchCV`` alike. Every built-in
+        operator ignores missing modalities (their presence columns are 0). With a plain
+        X of one block and "concat", the module is an MLP over the row.
     modalities : dict or None, default=None
         Explicit blocks ``{{name: slice, positions, boolean mask or column names}}``; None
         finds them from the column-name prefixes of a DataFrame (a plain array is one block).
-    branches : str, dict or None, default=None
-        Branch per block, ``{{"image": "cnn", "audio": "lstm", ...}}`` or one name for all,
-        among "mlp", "cnn" (pixels), "cnn1d" and "lstm" (spectrogram frames), "transformer"
-        and "embedding" (token ids). None: "cnn" for ImagePixels blocks, "cnn1d" for
-        AudioLogMel(output="frames") blocks, "transformer" for TextTokenIds, else "mlp".
+    branches : str, torch.nn.Module class or instance, dict or None, default=None
+        Branch per block, ``{{"image": "cnn", "audio": "lstm", ...}}``, or one for all. A
+        registered name (:data:`~skmm.nets.BRANCHES`, with the block kinds it takes):
+
+{_listed(BRANCHES)}
+
+        or a branch class (see :func:`~skmm.nets.register_branch`), or an instance (used
+        as it is). None gives each block the default of its kind: ImagePixels blocks are
+        pixels, AudioLogMel(output="frames") blocks frames, TextTokenIds blocks tokens.
+        Branch hyperparameters are set as ``branches__<name>`` (to every branch that
+        takes it).
     shapes : dict or None, default=None
         Layout of blocks whose column names do not give it: (channels, height, width) for
         images, (n_channels, n_steps) for frames.
     branch_width : int, default=64
         Common output width of the branches.
     fusion_rank : int, default=4
-        Rank of the "lowrank" operator.
+        Rank of the "lowrank" operator: an alias of ``fusion__rank``, kept for
+        compatibility (setting both to different values is an error).
     modality_dropout : float in [0, 1), default=0.0
         In training, drop each present modality of a sample with this probability (as if
         missing), never all of them.
     aux_weight : float, default=0.0
         Weight of the auxiliary losses of one linear head per branch (0: no such heads).
-    criterion : torch loss class, default={criterion}
+    """,
+    "training_parameters": """
     optimizer : torch optimizer class, default=torch.optim.AdamW
     lr : float, default=1e-3
     max_epochs : int, default=20
@@ -70,22 +105,23 @@ _SHARED_DOC = """
     train_split : None or callable, default=None
         skorch's internal validation split. None keeps all rows for training.
     early_stopping : None or int, default=None
-        Patience in epochs: holds out 20% of the rows ({split}) and stops when the
-        validation loss has not improved for that many epochs, keeping the best weights.
+        Patience in epochs: holds out 20% of the rows (stratified for a classifier) and
+        stops when the validation loss has not improved for that many epochs, keeping the
+        best weights.
     callbacks : list of skorch callbacks, optional
-    device : {{"auto", "cpu", "cuda", "cuda:N", "mps"}}, default="auto"
+    device : {"auto", "cpu", "cuda", "cuda:N", "mps"}, default="auto"
         "auto" picks CUDA, then MPS, then the CPU at fit (see ``device_``).
-    precision : {{"auto", "float32", "bfloat16", "float16"}}, default="auto"
+    precision : {"auto", "float32", "bfloat16", "float16"}, default="auto"
         "auto" trains with bfloat16 autocast on CUDA devices that support it, float32 elsewhere.
     random_state : int, RandomState or None, default=None
         Seeds module initialisation, dropout and batch order (CPU fits are reproducible).
     verbose : int, default=0
     **kwargs
         Any other skorch parameter: ``module__...``, ``optimizer__...``,
-        ``iterator_train__shuffle``, ``warm_start``, ``compile``...
-
-    Attributes
-    ----------
+        ``iterator_train__shuffle``, ``warm_start``, ``compile``..., and the routed
+        ``fusion__...`` and ``branches__...`` hyperparameters.
+    """,
+    "attributes": """
     module_ : torch.nn.Module
     n_features_in_ : int
     feature_names_in_ : ndarray of str
@@ -101,19 +137,23 @@ _SHARED_DOC = """
     layout_ : tuple of Block
         The modality blocks found in X (name, columns, kind, shape, presence column), when
         the default module is a MultimodalModule.
-"""
+    """,
+}
 
 
+@fill_doc(**_DOCS)
 class FusionNetClassifier(LayerFusionMixin, FusionNetBase, NeuralNetClassifier):
-    __doc__ = """A neural-network classifier for fused multimodal features (a skorch net).
+    """A neural-network classifier for fused multimodal features (a skorch net).
 
-    Parameters
+    {{parameters}}
+    criterion : torch loss class, default=torch.nn.CrossEntropyLoss
+    classes : array-like or None, default=None
+        All the class labels, when y may not show them all (skorch's parameter).
+    {{training_parameters}}
+
+    Attributes
     ----------
-    module : torch.nn.Module class or instance, optional
-        The network; by default an MLP over the whole input row, whose input width is
-        learnt at fit. A class receives ``module__...`` parameters, and ``n_features`` and
-        ``n_outputs`` when it takes them. It must return class logits.
-    """ + _SHARED_DOC.format(criterion="torch.nn.CrossEntropyLoss", split="stratified") + """
+    {{attributes}}
     classes_ : ndarray
         The class labels as given in y; ``predict`` returns them.
 
@@ -139,16 +179,7 @@ class FusionNetClassifier(LayerFusionMixin, FusionNetBase, NeuralNetClassifier):
                  verbose=0, classes=None, modalities=None, branches=None, shapes=None,
                  branch_width=64, fusion_rank=4, modality_dropout=0.0, aux_weight=0.0,
                  **kwargs):
-        super().__init__(module, criterion=criterion, optimizer=optimizer, lr=lr,
-                         max_epochs=max_epochs, batch_size=batch_size,
-                         train_split=train_split, callbacks=callbacks, device=device,
-                         verbose=verbose, classes=classes, **kwargs)
-        self._store_params(hidden_sizes=hidden_sizes, dropout=dropout, fusion=fusion,
-                           early_stopping=early_stopping, precision=precision,
-                           random_state=random_state, modalities=modalities,
-                           branches=branches, shapes=shapes, branch_width=branch_width,
-                           fusion_rank=fusion_rank, modality_dropout=modality_dropout,
-                           aux_weight=aux_weight)
+        self._init_net(locals())
 
     _stratify = True
     _y_validation = {}
@@ -192,6 +223,11 @@ class FusionNetClassifier(LayerFusionMixin, FusionNetBase, NeuralNetClassifier):
         return self.classes_[codes]
 
 
+def code_accuracy(net, X, y):
+    """Accuracy of ``net`` on X against class codes y (positions in ``classes_``)."""
+    return float(np.mean(net.predict_proba(X).argmax(axis=1) == np.asarray(y)))
+
+
 class CodesToLabels:
     """``target_extractor`` of a scoring callback: class codes -> the labels of ``classes``."""
 
@@ -212,16 +248,18 @@ def _scoring_on_labels(callback, classes):
     return callback
 
 
+@fill_doc(**_DOCS)
 class FusionNetRegressor(LayerFusionMixin, FusionNetBase, NeuralNetRegressor):
-    __doc__ = """A neural-network regressor for fused multimodal features (a skorch net).
+    """A neural-network regressor of one or several targets from fused multimodal features.
 
-    Parameters
+    {{parameters}}
+    criterion : torch loss class, default=torch.nn.MSELoss
+    {{training_parameters}}
+
+    Attributes
     ----------
-    module : torch.nn.Module class or instance, optional
-        The network; by default an MLP over the whole input row, whose input width is
-        learnt at fit. A class receives ``module__...`` parameters, and ``n_features`` and
-        ``n_outputs`` when it takes them.
-    """ + _SHARED_DOC.format(criterion="torch.nn.MSELoss", split="at random") + """
+    {{attributes}}
+
     Examples
     --------
     >>> import numpy as np
@@ -239,16 +277,7 @@ class FusionNetRegressor(LayerFusionMixin, FusionNetBase, NeuralNetRegressor):
                  callbacks=None, device="auto", precision="auto", random_state=None,
                  verbose=0, modalities=None, branches=None, shapes=None, branch_width=64,
                  fusion_rank=4, modality_dropout=0.0, aux_weight=0.0, **kwargs):
-        super().__init__(module, criterion=criterion, optimizer=optimizer, lr=lr,
-                         max_epochs=max_epochs, batch_size=batch_size,
-                         train_split=train_split, callbacks=callbacks, device=device,
-                         verbose=verbose, **kwargs)
-        self._store_params(hidden_sizes=hidden_sizes, dropout=dropout, fusion=fusion,
-                           early_stopping=early_stopping, precision=precision,
-                           random_state=random_state, modalities=modalities,
-                           branches=branches, shapes=shapes, branch_width=branch_width,
-                           fusion_rank=fusion_rank, modality_dropout=modality_dropout,
-                           aux_weight=aux_weight)
+        self._init_net(locals())
 
     _stratify = False
     _y_validation = {"multi_output": True, "y_numeric": True}

@@ -10,11 +10,11 @@
 * seeds module initialisation and dropout from ``random_state`` without touching the
   caller's global torch generator;
 * keeps ``__init__`` free of fitted state and ``get_params`` comparable across clones, as
-  scikit-learn's checks require.
+  scikit-learn's checks require, and checks the parameters at fit from their declared
+  ``_parameter_constraints`` (:mod:`skmm._validation`).
 """
 
 import inspect
-import numbers
 import types
 import warnings
 from collections.abc import Mapping
@@ -22,17 +22,20 @@ from collections.abc import Mapping
 import numpy as np
 import torch
 from skorch import NeuralNet
-from skorch.callbacks import EarlyStopping, PrintLog
+from skorch.callbacks import EarlyStopping
 from skorch.dataset import Dataset as SkorchDataset
 from skorch.dataset import ValidSplit
 from skorch.utils import get_map_location, is_dataset, to_numpy, to_tensor
 from torch.utils.data import DataLoader, Subset
 
-from .._base import resolve_device, resolve_precision
+from .._validation import (
+    PRECISIONS, Integer, Options, Satisfies, draw_seed, resolve_device, resolve_precision,
+    validate_params,
+)
 from ..exceptions import InvalidInputError
 from ._inputs import check_finite, validate_X
-from ._mlp import MLP, check_dropout, check_hidden_sizes
-from ._training import ArrayDataset, SliceLoader, draw_seed, seeded
+from ._mlp import DROPOUT, HIDDEN_SIZES, MLP
+from ._training import ArrayDataset, QuietPrintLog, SliceLoader, seeded
 
 #: Fraction of the training rows held out when ``early_stopping`` needs a validation split.
 _EARLY_STOPPING_FRACTION = 0.2
@@ -41,22 +44,40 @@ _SLICE_LOADER_ARGS = {"batch_size", "shuffle", "drop_last"}
 #: skorch sets these in ``__init__``; here they start as class defaults (the sklearn contract:
 #: ``__init__`` stores parameters only) and become instance attributes at initialisation.
 _SKORCH_STATE = ("history_", "initialized_", "virtual_params_")
-_PRECISIONS = ("auto", "float32", "bfloat16", "float16")
 
 
 class FusionNetBase:
     """What the classifier and the regressor share (a mixin placed before the skorch net)."""
 
-    #: Fusion of the input blocks the default module implements.
-    _FUSIONS = ("concat",)
+    #: Checked by fit (see :func:`skmm._validation.validate_params`).
+    _parameter_constraints = {
+        "hidden_sizes": [HIDDEN_SIZES],
+        "dropout": [DROPOUT],
+        "fusion": [Options("concat")],  # the MLP over the row; LayerFusionMixin adds more
+        "early_stopping": ([None, Integer(1)], "It is the patience in epochs."),
+        "batch_size": [Integer(1), Satisfies(Integer(-1, -1).is_satisfied_by,
+                                             "-1 (the whole data as one batch)")],
+        "precision": [Options(*PRECISIONS)],
+    }
 
     initialized_ = False
     history_ = None
     virtual_params_ = types.MappingProxyType({})
 
-    def _store_params(self, **params):
-        """Store the parameters a subclass adds to skorch's (call it last in ``__init__``)."""
-        for name, value in params.items():
+    def _init_net(self, params):
+        """The body of the nets' ``__init__``: ``params`` is its ``locals()``.
+
+        The parameters of skorch's own ``__init__`` (and ``kwargs``) go to it; the others
+        are stored as they are.
+        """
+        params = {k: v for k, v in params.items() if k not in ("self", "__class__")}
+        kwargs = params.pop("kwargs", {})
+        skorch_class = next(c for c in type(self).__mro__ if c.__module__.startswith("skorch"))
+        theirs = set(inspect.signature(NeuralNet.__init__).parameters)
+        theirs |= set(inspect.signature(skorch_class.__init__).parameters)
+        ours = {k: params.pop(k) for k in list(params) if k not in theirs}
+        super(FusionNetBase, self).__init__(**params, **kwargs)
+        for name, value in ours.items():
             setattr(self, name, value)
         for name in _SKORCH_STATE:
             if vars(self).get(name) is getattr(type(self), name) or (
@@ -92,30 +113,7 @@ class FusionNetBase:
     # ---- parameters ----------------------------------------------------------------
     def _check_params(self):
         """Validate the parameters (called by fit); raise InvalidInputError with a fix."""
-        check_hidden_sizes(self.hidden_sizes)
-        check_dropout(self.dropout)
-        if self.fusion not in self._FUSIONS:
-            raise InvalidInputError(
-                f"fusion must be one of {self._FUSIONS}, got {self.fusion!r}."
-            )
-        es = self.early_stopping
-        if es is not None and (isinstance(es, bool) or not isinstance(es, numbers.Integral)
-                               or es < 1):
-            raise InvalidInputError(
-                f"early_stopping must be None or a positive integer (the patience in epochs), "
-                f"got {es!r}."
-            )
-        if not isinstance(self.batch_size, numbers.Integral) or not (
-            self.batch_size >= 1 or self.batch_size == -1
-        ):
-            raise InvalidInputError(
-                f"batch_size must be a positive integer (or -1 for the whole data), "
-                f"got {self.batch_size!r}."
-            )
-        if self.precision not in _PRECISIONS:
-            raise InvalidInputError(
-                f"precision must be one of {_PRECISIONS}, got {self.precision!r}."
-            )
+        validate_params(self)
 
     # ---- the module: built in one overridable place ------------------------------------
     def _build_module(self, n_features, n_outputs, X=None):
@@ -393,19 +391,6 @@ class FusionNetBase:
             return super().load_params(*args, **kwargs)
         finally:
             vars(self)["device"] = param
-
-
-class QuietPrintLog(PrintLog):
-    """skorch's PrintLog, which formats its table only when the net is verbose."""
-
-    def on_epoch_end(self, net, **kwargs):
-        if net.verbose:
-            super().on_epoch_end(net, **kwargs)
-
-
-def code_accuracy(net, X, y):
-    """Accuracy of ``net`` on X against class codes y (positions in ``classes_``)."""
-    return float(np.mean(net.predict_proba(X).argmax(axis=1) == np.asarray(y)))
 
 
 def _to_float32(out):

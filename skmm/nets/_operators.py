@@ -1,19 +1,16 @@
 """Fusion operators: M branch outputs ``(batch, width)`` and a presence mask -> one vector.
 
-Each operator is called as ``op(h, present)`` with ``h`` a tensor ``(batch, M, width)``
-whose rows of absent modalities are already zero, and ``present`` a bool tensor
-``(batch, M)``; it returns ``(batch, op.out_features)``. An absent modality contributes
-exactly nothing, in each operator's own sense:
+An operator is a ``torch.nn.Module`` built as ``cls(n_modalities, width, **hyperparameters)``
+(the sizes only when its constructor takes them), with an ``out_features`` attribute, and
+called as ``op(h, present)`` with ``h`` a tensor ``(batch, M, width)`` whose rows of absent
+modalities are already zero and ``present`` a bool tensor ``(batch, M)``; it returns
+``(batch, op.out_features)``. An absent modality contributes exactly nothing, in each
+operator's own sense (see each class). A sample with no modality present fuses to a
+constant (zero or a learnt bias).
 
-* "concat": its slot of the concatenation is zero;
-* "sum": the mean over the present modalities;
-* "gated": the gates (a softmax over modalities) are renormalised over the present ones;
-* "tensor": its factor ``[h, 1]`` becomes ``[0, ..., 0, 1]``, the neutral element of the
-  outer product, so the fused tensor holds the product of the present factors only;
-* "lowrank": its rank factors become 1, the neutral element of the product;
-* "attention": its token is masked out of the keys and of the pooling.
-
-A sample with no modality present fuses to a constant (zero or a learnt bias).
+:data:`FUSIONS` is the registry of operators by name; :func:`register_fusion` adds one,
+its hyperparameters included: they are its constructor arguments, which the nets route
+from ``fusion__<name>`` parameters.
 """
 
 import numbers
@@ -21,11 +18,54 @@ import numbers
 import torch
 from torch import nn
 
-from ..exceptions import InvalidInputError
+from .._docs import fill_doc
+from .._validation import Integer
+from ._registry import REGISTER_DOCS, Registry
 
-FUSIONS = ("concat", "sum", "gated", "tensor", "lowrank", "attention")
+#: The fusion operators by name (a mapping name -> class; see :func:`register_fusion`).
+FUSIONS = Registry("fusion", "fusion", context=("n_modalities", "width"),
+                   register_hint="skmm.nets.FUSIONS")
 
 
+@fill_doc(**REGISTER_DOCS)
+def register_fusion(name, cls=None, **defaults):
+    """Register a fusion operator class as ``name`` (a class decorator when ``cls`` is None).
+
+    Parameters
+    ----------
+    name : str
+        The value of the nets' ``fusion`` parameter that selects it; registering a name
+        twice is an error.
+    cls : torch.nn.Module subclass, optional
+        Built as ``cls(n_modalities=..., width=..., **hyperparameters)`` (the sizes only when
+        its constructor takes them); it sets ``self.out_features`` and its ``forward(h,
+        present)`` maps ``(batch, M, width)`` and a bool mask ``(batch, M)`` to
+        ``(batch, out_features)``. Its other constructor arguments are hyperparameters,
+        set on a net as ``fusion__<argument>`` (and tuned by ``GridSearchCV`` alike).
+    {{defaults}}
+
+    {{returns}}
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skmm.nets import FUSIONS, register_fusion
+    >>> @register_fusion("max")
+    ... class MaxFusion(torch.nn.Module):
+    ...     def __init__(self, n_modalities, width):
+    ...         super().__init__()
+    ...         self.out_features = width
+    ...     def forward(self, h, present):
+    ...         return h.masked_fill(~present.unsqueeze(2), -1e4).amax(dim=1)
+    >>> "max" in FUSIONS
+    True
+    >>> FUSIONS.unregister("max").__name__
+    'MaxFusion'
+    """
+    return FUSIONS.register(name, cls, **defaults)
+
+
+@register_fusion("concat")
 class ConcatFusion(nn.Module):
     """Concatenation of the branch outputs (absent ones are zero)."""
 
@@ -37,6 +77,7 @@ class ConcatFusion(nn.Module):
         return h.flatten(1)
 
 
+@register_fusion("sum")
 class SumFusion(nn.Module):
     """Mean of the branch outputs over the present modalities."""
 
@@ -49,6 +90,7 @@ class SumFusion(nn.Module):
         return h.sum(dim=1) / count
 
 
+@register_fusion("gated")
 class GatedFusion(nn.Module):
     """Gated multimodal unit (Arevalo et al., 2017), for any number of modalities.
 
@@ -73,6 +115,7 @@ class GatedFusion(nn.Module):
         return (z * candidates * keep.to(h.dtype)).sum(dim=1)
 
 
+@register_fusion("tensor")
 class TensorFusion(nn.Module):
     """Tensor fusion (Zadeh et al., 2017): the outer product of the factors ``[p_i, 1]``.
 
@@ -100,6 +143,7 @@ class TensorFusion(nn.Module):
         return fused
 
 
+@register_fusion("lowrank")
 class LowRankFusion(nn.Module):
     """Low-rank multimodal fusion (Liu et al., 2018) with ``rank`` modality-specific factors.
 
@@ -107,10 +151,12 @@ class LowRankFusion(nn.Module):
     set to 1 so that they drop out of the product.
     """
 
+    _parameter_constraints = {
+        "rank": ([Integer(1)], "Set it with fusion__rank= (or fusion_rank=, its alias)."),
+    }
+
     def __init__(self, n_modalities, width, rank=4):
         super().__init__()
-        if not isinstance(rank, numbers.Integral) or isinstance(rank, bool) or rank < 1:
-            raise InvalidInputError(f"fusion_rank must be a positive integer, got {rank!r}.")
         self.out_features = width
         self.factors = nn.Parameter(torch.empty(n_modalities, int(rank), width + 1, width))
         for i in range(n_modalities):
@@ -127,6 +173,7 @@ class LowRankFusion(nn.Module):
         return torch.einsum("r,bro->bo", self.rank_weights, factors.prod(dim=1)) + self.bias
 
 
+@register_fusion("attention")
 class AttentionFusion(nn.Module):
     """Self-attention over the modality tokens (one pre-norm Transformer layer).
 
@@ -160,31 +207,27 @@ class AttentionFusion(nn.Module):
         return (tokens * keep).sum(dim=1) / keep.sum(dim=1).clamp(min=1)
 
 
-def make_fusion(name, n_modalities, width, rank=4):
-    """Build the fusion operator ``name`` for ``n_modalities`` branch outputs of ``width``.
+def make_fusion(fusion, n_modalities, width, **params):
+    """Build the fusion operator ``fusion`` for ``n_modalities`` branch outputs of ``width``.
 
     Parameters
     ----------
-    name : {"concat", "sum", "gated", "tensor", "lowrank", "attention"}
+    fusion : str, torch.nn.Module class or instance
+        A name of :data:`FUSIONS`, a class, or an instance (deep-copied).
     n_modalities : int
     width : int
-    rank : int, default=4
-        Rank of "lowrank".
+    **params
+        Hyperparameters; those the operator does not take are ignored when another
+        registered operator takes them (e.g. ``rank``, of "lowrank").
 
     Returns
     -------
     torch.nn.Module with an ``out_features`` attribute, called as ``op(h, present)``.
     """
-    if name == "concat":
-        return ConcatFusion(n_modalities, width)
-    if name == "sum":
-        return SumFusion(n_modalities, width)
-    if name == "gated":
-        return GatedFusion(n_modalities, width)
-    if name == "tensor":
-        return TensorFusion(n_modalities, width)
-    if name == "lowrank":
-        return LowRankFusion(n_modalities, width, rank=rank)
-    if name == "attention":
-        return AttentionFusion(n_modalities, width)
-    raise InvalidInputError(f"fusion must be one of {FUSIONS}, got {name!r}.")
+    op = FUSIONS.build(fusion, {"n_modalities": n_modalities, "width": width}, params)
+    if not isinstance(getattr(op, "out_features", None), numbers.Integral):
+        raise TypeError(
+            f"the fusion operator {type(op).__name__} has no int out_features; set "
+            "self.out_features (the width of its output) in its __init__."
+        )
+    return op

@@ -10,6 +10,7 @@ import contextlib
 
 import numpy as np
 import torch
+from skorch.callbacks import PrintLog
 from skorch.dataset import Dataset
 
 #: Fraction of the free accelerator memory the training tensors may take.
@@ -127,8 +128,9 @@ def seeded(seed, device):
         yield
 
 
-def draw_seed(random_state):
-    """An int seed from ``random_state`` (None: from numpy's global generator)."""
-    from sklearn.utils import check_random_state
+class QuietPrintLog(PrintLog):
+    """skorch's PrintLog, which formats its table only when the net is verbose."""
 
-    return int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
+    def on_epoch_end(self, net, **kwargs):
+        if net.verbose:
+            super().on_epoch_end(net, **kwargs)

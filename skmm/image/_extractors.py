@@ -1,115 +1,71 @@
-"""Image extractors: raw pixels, colour histograms and frozen CNN embeddings.
-
-Each takes one column of image cells (paths, encoded bytes, ``PIL.Image`` objects or
-arrays, see DESIGN.md section 1), decodes it in threads with
-:func:`skmm._io.decode_image` and returns one float32 row per image.
-
-Pixel column names follow the scheme ``c{channel}_r{row}_c{column}`` (row and
-column zero-padded to a common width, e.g. ``c0_r05_c12``), in channel-major order,
-so ``X.reshape(-1, C, H, W)`` recovers the images; :func:`pixel_grid_shape` reads
-``(C, H, W)`` back from the names.
-"""
+"""ImagePixels, ImageColorHistogram and ImageEmbedder; see :mod:`skmm.image`."""
 
 import os
-import re
 import warnings
 
 import numpy as np
 
-from ._base import BaseExtractor, resolve_device, resolve_precision
-from ._io import DEFAULT_MAX_PIXELS, decode_image
-from .exceptions import InvalidInputError
+from .._base import BaseExtractor
+from .._docs import EXTRACTOR_PARAMS, fill_doc, join_docs
+from .._naming import bin_names, indexed_names, pixel_names
+from .._validation import (
+    DEVICE_CONSTRAINT, PRECISIONS, InstanceOf, Integer, Options, Satisfies, resolve_device,
+    resolve_precision,
+)
+from ..exceptions import InvalidInputError
+from ._decode import DEFAULT_MAX_PIXELS, decode_image
 
-_MODES = ("L", "RGB")
 _CHANNEL_NAMES = {"L": ("l",), "RGB": ("r", "g", "b")}
-_PIXEL_NAME = re.compile(r"c(\d+)_r(\d+)_c(\d+)$")
+#: Global poolings of ImageEmbedder: None, the model's own; else over the feature map
+#: (see ``_backbones.EmbeddingNet`` and ``_library_backbones``).
+POOLINGS = (None, "avg", "max")
 
 
-def _check_size(size, allow_none=False):
-    """Return ``size`` as (height, width) of positive ints (an int means a square)."""
-    if size is None and allow_none:
-        return None
+def _as_size(size):
+    """``size`` as (height, width) of positive ints (an int means a square), or None."""
     if isinstance(size, (int, np.integer)) and not isinstance(size, bool):
         size = (size, size)
     ok = (
         isinstance(size, (tuple, list))
         and len(size) == 2
-        and all(
-            isinstance(s, (int, np.integer)) and not isinstance(s, bool) and s > 0 for s in size
-        )
+        and all(Integer(1).is_satisfied_by(s) for s in size)
     )
-    if not ok:
-        none = "None, " if allow_none else ""
-        raise InvalidInputError(
-            f"size must be {none}a positive int or a (height, width) pair of positive ints, "
-            f"got {size!r}."
-        )
-    return int(size[0]), int(size[1])
+    return (int(size[0]), int(size[1])) if ok else None
 
 
-def _check_mode(mode):
-    if mode not in _MODES:
-        raise InvalidInputError(f"mode must be one of {_MODES}, got {mode!r}.")
+def _is_kwargs(kwargs):
+    return isinstance(kwargs, dict) and all(isinstance(k, str) for k in kwargs)
 
 
-def _index_width(n):
-    return max(2, len(str(max(n - 1, 0))))
-
-
-def pixel_names(channels, height, width):
-    """Column names ``c{channel}_r{row}_c{column}`` in channel-major (C, H, W) order.
-
-    Examples
-    --------
-    >>> pixel_names(1, 2, 12)[:2], pixel_names(1, 2, 12)[-1]
-    (['c0_r00_c00', 'c0_r00_c01'], 'c0_r01_c11')
-    """
-    w = _index_width(max(height, width))
-    return [
-        f"c{c}_r{r:0{w}d}_c{k:0{w}d}"
-        for c in range(channels)
-        for r in range(height)
-        for k in range(width)
-    ]
-
-
-def pixel_grid_shape(feature_names):
-    """Read ``(C, H, W)`` from pixel column names, ignoring prefixes and other columns.
-
-    Parameters
-    ----------
-    feature_names : sequence of str
-        E.g. ``["image__c0_r00_c00", ..., "image__present"]``.
-
-    Returns
-    -------
-    (channels, height, width) : tuple of int
-
-    Examples
-    --------
-    >>> pixel_grid_shape(["image__c0_r00_c00", "image__c0_r00_c01", "image__c0_r01_c00",
-    ...                   "image__c0_r01_c01", "image__present"])
-    (1, 2, 2)
-    """
-    indices = [m.groups() for m in map(_PIXEL_NAME.search, map(str, feature_names)) if m]
-    if not indices:
-        raise InvalidInputError(
-            "no pixel columns (named like 'c0_r05_c12') among the feature names; expected "
-            "the output of ImagePixels."
-        )
-    c, r, k = (max(int(i[j]) for i in indices) + 1 for j in range(3))
-    if c * r * k != len(indices):
-        raise InvalidInputError(
-            f"{len(indices)} pixel columns do not form a full (C, H, W) = ({c}, {r}, {k}) grid."
-        )
-    return c, r, k
+SIZE = Satisfies(lambda s: _as_size(s) is not None,
+                 "a positive int or a (height, width) pair of positive ints")
+MODE = Options("L", "RGB")
+#: The parameters every image extractor ends with ("image_common"), after a batch size
+#: of 256 for the two that decode only ("image_params").
+_COMMON = join_docs(
+    EXTRACTOR_PARAMS["on_error"],
+    EXTRACTOR_PARAMS["n_jobs"],
+    EXTRACTOR_PARAMS["add_indicator"],
+    """max_pixels : int, default=40_000_000
+    Larger images are refused before decoding (decompression-bomb guard).""",
+    EXTRACTOR_PARAMS["cache"],
+    EXTRACTOR_PARAMS["verbose"],
+)
+IMAGE_PARAMS = {
+    "image_common": _COMMON,
+    "image_params": join_docs(
+        """batch_size : int, default=256
+    Images decoded and processed per batch.""",
+        _COMMON,
+    ),
+}
 
 
 class _ImageExtractor(BaseExtractor):
     """Decodes each cell with the subclass's ``mode``, ``max_pixels`` and decoding size."""
 
     def _decode_size(self):
-        return _check_size(self.size, allow_none=True)
+        return None if self.size is None else _as_size(self.size)
 
     def _decode_cell(self, cell):
         return decode_image(
@@ -117,6 +73,7 @@ class _ImageExtractor(BaseExtractor):
         )
 
 
+@fill_doc(**IMAGE_PARAMS)
 class ImagePixels(_ImageExtractor):
     """Decoded, resized images as flattened pixels.
 
@@ -130,22 +87,7 @@ class ImagePixels(_ImageExtractor):
         Grey (1 channel) or colour (3 channels); images are converted as Pillow does.
     scale : bool, default=True
         Divide by 255 so that pixels lie in [0, 1]; False keeps 0-255 values.
-    on_error : {"raise", "warn", "ignore"}, default="raise"
-        What a bad cell (missing file, truncated image, wrong type) does: raise an
-        InvalidInputError naming its row, or become a missing row (0 filled, flagged).
-    batch_size : int, default=256
-        Images decoded and converted per batch.
-    n_jobs : int or None, default=None
-        Decoding threads (None: up to 4, -1: all cores).
-    add_indicator : bool, default=False
-        Append a ``present`` column (0 for missing or bad cells).
-    max_pixels : int, default=40_000_000
-        Larger images are refused before decoding (decompression-bomb guard).
-    cache : None, False, str, os.PathLike or skmm.FeatureCache, default=None
-        Feature cache (see :mod:`skmm.cache`): rows of cells seen before are read back
-        instead of recomputed. None uses ``skmm.get_config()["cache"]``; False turns it off.
-    verbose : bool, default=False
-        Show a progress bar.
+    {{image_params}}
 
     Attributes
     ----------
@@ -168,6 +110,8 @@ class ImagePixels(_ImageExtractor):
     >>> list(pixels.get_feature_names_out()[:2])
     ['c0_r00_c00', 'c0_r00_c01']
     """
+
+    _parameter_constraints = {"size": [SIZE], "mode": [MODE]}
 
     def __init__(
         self,
@@ -193,10 +137,6 @@ class ImagePixels(_ImageExtractor):
         self.verbose = verbose
         self.cache = cache
 
-    def _check_params(self):
-        _check_size(self.size)
-        _check_mode(self.mode)
-
     def _extract_batch(self, decoded):
         batch = np.stack(decoded)  # (B, H, W, C) uint8
         out = batch.transpose(0, 3, 1, 2).reshape(len(batch), -1).astype(np.float32)
@@ -205,10 +145,11 @@ class ImagePixels(_ImageExtractor):
         return out
 
     def _feature_names(self):
-        height, width = _check_size(self.size)
+        height, width = _as_size(self.size)
         return pixel_names(len(self.mode), height, width)
 
 
+@fill_doc(**IMAGE_PARAMS)
 class ImageColorHistogram(_ImageExtractor):
     """Per-channel intensity histograms, each normalised to sum to 1.
 
@@ -221,16 +162,7 @@ class ImageColorHistogram(_ImageExtractor):
         Channels to histogram: red, green, blue, or grey luma.
     size : int, (height, width) or None, default=None
         Resize before counting; None counts every pixel of the image as it is.
-    on_error : {"raise", "warn", "ignore"}, default="raise"
-        See :class:`ImagePixels`.
-    batch_size : int, default=256
-    n_jobs : int or None, default=None
-    add_indicator : bool, default=False
-    max_pixels : int, default=40_000_000
-    cache : None, False, str, os.PathLike or skmm.FeatureCache, default=None
-        Feature cache (see :mod:`skmm.cache`): rows of cells seen before are read back
-        instead of recomputed. None uses ``skmm.get_config()["cache"]``; False turns it off.
-    verbose : bool, default=False
+    {{image_params}}
 
     Attributes
     ----------
@@ -251,6 +183,12 @@ class ImageColorHistogram(_ImageExtractor):
     >>> H.shape, float(H[0, :4].sum())
     ((8, 12), 1.0)
     """
+
+    _parameter_constraints = {
+        "bins": [Integer(1, 256)],
+        "mode": [MODE],
+        "size": [None, SIZE],
+    }
 
     def __init__(
         self,
@@ -276,16 +214,6 @@ class ImageColorHistogram(_ImageExtractor):
         self.verbose = verbose
         self.cache = cache
 
-    def _check_params(self):
-        if (
-            not isinstance(self.bins, (int, np.integer))
-            or isinstance(self.bins, bool)
-            or not 1 <= self.bins <= 256
-        ):
-            raise InvalidInputError(f"bins must be an integer from 1 to 256, got {self.bins!r}.")
-        _check_mode(self.mode)
-        _check_size(self.size, allow_none=True)
-
     def _extract_batch(self, decoded):
         bins, channels = int(self.bins), len(self.mode)
         counts = np.array([d.shape[0] * d.shape[1] for d in decoded])
@@ -297,10 +225,10 @@ class ImageColorHistogram(_ImageExtractor):
         return (hist.reshape(len(decoded), -1) / counts[:, None]).astype(np.float32)
 
     def _feature_names(self):
-        w = _index_width(self.bins)
-        return [f"{ch}_bin{k:0{w}d}" for ch in _CHANNEL_NAMES[self.mode] for k in range(self.bins)]
+        return bin_names(_CHANNEL_NAMES[self.mode], self.bins)
 
 
+@fill_doc(**IMAGE_PARAMS)
 class ImageEmbedder(_ImageExtractor):
     """Frozen image embeddings: a backbone's pooled features, its classifier removed.
 
@@ -355,21 +283,13 @@ class ImageEmbedder(_ImageExtractor):
         ``reset_classifier(0, global_pool=pooling)``) and torchvision models with a
         global average pooling layer.
     batch_size : int, default=64
+        Images embedded per forward pass.
     device : str, default="auto"
         "auto" (CUDA, then MPS, then CPU), "cpu", "cuda", "cuda:1", "mps".
     precision : {"auto", "float32", "bfloat16"}, default="auto"
         "auto" runs under bfloat16 autocast on CUDA devices that support it and in
         float32 elsewhere. The output is float32 either way.
-    on_error : {"raise", "warn", "ignore"}, default="raise"
-        See :class:`ImagePixels`.
-    n_jobs : int or None, default=None
-        Decoding threads.
-    add_indicator : bool, default=False
-    max_pixels : int, default=40_000_000
-    cache : None, False, str, os.PathLike or skmm.FeatureCache, default=None
-        Feature cache (see :mod:`skmm.cache`): rows of cells seen before are read back
-        instead of recomputed. None uses ``skmm.get_config()["cache"]``; False turns it off.
-    verbose : bool, default=False
+    {{image_common}}
     backbone_kwargs : dict or None, default=None
         Keyword arguments of ``timm.create_model`` or ``torchvision.models.get_model``
         for a named backbone, e.g. ``{"img_size": 64}`` for a timm ViT at 64 px.
@@ -410,6 +330,28 @@ class ImageEmbedder(_ImageExtractor):
     timm's pretrained ConvNeXt (768 features), downloaded on first use.
     """
 
+    _parameter_constraints = {
+        "size": [None, SIZE],
+        "mode": [MODE],
+        "pooling": [Options(*POOLINGS)],
+        "backbone": [Satisfies(
+            lambda b: isinstance(b, str) or hasattr(b, "state_dict"),
+            "'simple-cnn', a timm or torchvision model name (e.g. 'resnet18') or a "
+            "torch.nn.Module",
+        )],
+        "weights": (
+            [None, InstanceOf(str, os.PathLike, description=(
+                "'default', 'pretrained' or the path of a state dict file"))],
+            "None is a random initialisation.",
+        ),
+        "backbone_kwargs": (
+            [None, Satisfies(_is_kwargs, "a dict of keyword arguments")],
+            "E.g. backbone_kwargs={'img_size': 64} for a timm ViT at 64 px.",
+        ),
+        "device": [DEVICE_CONSTRAINT],
+        "precision": [None, Options(*PRECISIONS)],
+    }
+
     def __init__(
         self,
         backbone="simple-cnn",
@@ -444,25 +386,8 @@ class ImageEmbedder(_ImageExtractor):
         self.cache = cache
         self.backbone_kwargs = backbone_kwargs
 
-    def _check_params(self):
-        from ._backbones import POOLINGS
-        from ._library_backbones import WEIGHT_KEYWORDS, is_weights_file
-
-        _check_size(self.size, allow_none=True)
-        _check_mode(self.mode)
-        if self.pooling not in POOLINGS:
-            raise InvalidInputError(f"pooling must be one of {POOLINGS}, got {self.pooling!r}.")
-        if not isinstance(self.backbone, str) and not hasattr(self.backbone, "state_dict"):
-            raise InvalidInputError(
-                "backbone must be 'simple-cnn', a timm or torchvision model name (e.g. "
-                f"'resnet18') or a torch.nn.Module, got {type(self.backbone).__name__}."
-            )
+    def _validate_rules(self):
         weights = self.weights
-        if is_weights_file(weights) and not isinstance(weights, (str, os.PathLike)):
-            raise InvalidInputError(
-                f"weights must be one of {WEIGHT_KEYWORDS}, None or the path of a state dict "
-                f"file, got {type(weights).__name__}."
-            )
         if not isinstance(self.backbone, str) and weights != "default":
             raise InvalidInputError(
                 "weights applies to named backbones; with an nn.Module backbone, load the "
@@ -475,24 +400,19 @@ class ImageEmbedder(_ImageExtractor):
                 "seeded initialisation), a state dict file, or a pretrained timm or "
                 "torchvision backbone such as 'resnet18'."
             )
-        kwargs = self.backbone_kwargs
-        if kwargs is not None and (
-            not isinstance(kwargs, dict) or not all(isinstance(k, str) for k in kwargs)
-        ):
-            raise InvalidInputError(
-                f"backbone_kwargs must be None or a dict of keyword arguments, got {kwargs!r}."
-            )
-        if kwargs and (not isinstance(self.backbone, str) or self.backbone == "simple-cnn"):
+        named = isinstance(self.backbone, str) and self.backbone != "simple-cnn"
+        if self.backbone_kwargs and not named:
             raise InvalidInputError(
                 "backbone_kwargs applies to timm and torchvision backbones (the keyword "
                 "arguments of timm.create_model / torchvision.models.get_model)."
             )
-        # BaseExtractor.fit calls this once the common parameters are valid and before
-        # reading the column: the model is loaded last, when nothing else can fail.
+
+    def _prepare_fit(self):
+        # the model is loaded last in fit, once every parameter is valid
         self._load_model(fitting=True)
 
     def _load_model(self, fitting=False):
-        from . import _backbones
+        from . import _backbones  # imports torch
 
         device = resolve_device(self.device)
         dtype = resolve_precision(self.precision, device)
@@ -521,7 +441,7 @@ class ImageEmbedder(_ImageExtractor):
             default_size = (224, 224)
         model = _backbones.embedding_net(trunk, mean, std, self.pooling, channels, device)
         if fitting:
-            self.size_ = _check_size(self.size, allow_none=True) or default_size
+            self.size_ = default_size if self.size is None else _as_size(self.size)
             self.weights_fingerprint_ = fingerprint
             probe = np.zeros((1, *self.size_, channels), dtype=np.uint8)
             try:
@@ -551,8 +471,7 @@ class ImageEmbedder(_ImageExtractor):
         return embed(model, np.stack(decoded), self.device_, self._autocast_dtype)
 
     def _feature_names(self):
-        w = max(3, len(str(self.embedding_dim_ - 1)))
-        return [f"emb{i:0{w}d}" for i in range(self.embedding_dim_)]
+        return indexed_names("emb", self.embedding_dim_)
 
     def __getstate__(self):
         state = dict(super().__getstate__())

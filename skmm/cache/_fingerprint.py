@@ -27,15 +27,6 @@ from importlib import metadata
 
 import numpy as np
 
-#: Parameters that never change an extractor's values (``device`` changes them only
-#: within float tolerance; ``fill_value`` only touches missing rows, which are never
-#: cached).
-IGNORED_PARAMS = frozenset(
-    {"batch_size", "verbose", "n_jobs", "on_error", "cache", "device", "add_indicator",
-     "fill_value"}
-)
-#: Fitted attributes that never change the values.
-IGNORED_FITTED = frozenset({"n_features_in_", "feature_names_in_", "n_features_out_", "device_"})
 _LIBRARIES = (
     "numpy", "scipy", "scikit-learn", "torch", "torchvision", "torchaudio", "librosa", "soxr",
     "soundfile", "Pillow", "gensim", "sentence-transformers", "transformers", "timm",
@@ -46,7 +37,7 @@ _TEXT_MAX_PATH = 4096
 
 def check_hash_files(hash_files):
     if hash_files not in _HASH_FILES:
-        from .exceptions import InvalidInputError
+        from ..exceptions import InvalidInputError
 
         raise InvalidInputError(
             f"hash_files must be one of {_HASH_FILES}, got {hash_files!r}: 'stat' keys a file by "
@@ -264,7 +255,7 @@ def _array_head(cell):
 @functools.lru_cache(maxsize=1)
 def library_versions():
     """Versions of skmm and of the libraries that compute features (None: not installed)."""
-    from . import __version__
+    from .. import __version__
 
     versions = {"skmm": __version__}
     for name in _LIBRARIES:
@@ -287,13 +278,13 @@ def _portable(value):
     return value
 
 
-# extractor -> (names, fitted objects, digest): a refitted extractor rebinds its
+# owner (the extractor) -> (names, fitted objects, digest): a refitted extractor rebinds its
 # attributes, so identity tells whether the digest still holds (fitted state is not
 # mutated in place after fit, per scikit-learn's contract).
 _STATE_DIGESTS = weakref.WeakKeyDictionary()
 
 
-def _state_digest(extractor, state):
+def _state_digest(owner, state):
     import joblib
 
     if state is None:
@@ -302,12 +293,12 @@ def _state_digest(extractor, state):
         state = {"state": state}
     names = tuple(sorted(state))
     values = tuple(state[k] for k in names)
-    memo = _STATE_DIGESTS.get(extractor)
+    memo = _STATE_DIGESTS.get(owner)
     if memo is not None and memo[0] == names and all(a is b for a, b in zip(memo[1], values)):
         return memo[2]
     digest = joblib.hash([(k, _portable(v)) for k, v in zip(names, values)])
     try:
-        _STATE_DIGESTS[extractor] = (names, values, digest)
+        _STATE_DIGESTS[owner] = (names, values, digest)
     except TypeError:  # not weak-referenceable: hash again next time
         pass
     return digest
@@ -353,25 +344,29 @@ def _digest(payload):
     return joblib.hash(payload)
 
 
-def extractor_fingerprint(extractor):
-    """Hex digest of everything besides the cell that decides the extractor's output.
+def fingerprint(identity, n_features, owner):
+    """Hex digest of an extractor's identity (see ``BaseExtractor.__skmm_cache_identity__``)
+    and its number of output features: everything besides the cell that decides its rows.
 
-    Raises whatever hashing raises (e.g. an unpicklable parameter); the caller then
-    does not cache.
+    ``owner``, the extractor, only keys the memo of its fitted state's digest. Raises
+    whatever hashing raises (e.g. an unpicklable parameter); the caller then does not cache.
     """
-    cls = type(extractor)
-    ignored = IGNORED_PARAMS | frozenset(getattr(extractor, "_cache_ignored_params", ()))
-    params = {
-        k: _param_value(v) for k, v in extractor.get_params(deep=False).items() if k not in ignored
-    }
+    module, qualname = identity["extractor"]
+    params = {k: _param_value(v) for k, v in identity["params"].items()}
     payload = (
-        cls.__module__,
-        cls.__qualname__,
-        getattr(extractor, "_cache_version", 0),
+        module,
+        qualname,
+        identity["version"],
         sorted(params.items()),
-        len(extractor._feature_names()),
-        getattr(extractor, "precision_", None),  # e.g. bfloat16 autocast on a GPU
+        int(n_features),
+        identity["precision"],
         sorted(library_versions().items(), key=lambda kv: kv[0]),
-        _state_digest(extractor, extractor._cache_fitted_state()),
+        _state_digest(owner, identity["fitted_state"]),
     )
     return _digest(payload)
+
+
+def extractor_fingerprint(extractor):
+    """:func:`fingerprint` of a fitted extractor."""
+    identity = extractor.__skmm_cache_identity__()
+    return fingerprint(identity, extractor.n_features_out_, owner=extractor)

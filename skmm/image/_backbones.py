@@ -3,7 +3,7 @@
 A backbone is reduced to its *trunk*, an ``nn.Module`` mapping a float batch
 ``(B, C, H, W)`` to a feature map ``(B, D, h, w)`` (or already pooled ``(B, D)``): for
 timm and torchvision models, the model itself less its classifier, pooling as it was
-trained (see :mod:`skmm._library_backbones`).
+trained (see :mod:`skmm.image._library_backbones`).
 :class:`EmbeddingNet` wraps a trunk with the input conversion (uint8 channels-last
 pixels to normalised floats, on the device) and the global pooling.
 
@@ -20,14 +20,13 @@ from collections import OrderedDict
 import torch
 from torch import nn
 
-from .exceptions import InvalidInputError
+from ..exceptions import InvalidInputError
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 #: Seed of the built-in backbone's initialisation (embeddings are reproducible without weights).
 SIMPLE_CNN_SEED = 0
 BUILTIN_BACKBONES = ("simple-cnn",)
-POOLINGS = (None, "avg", "max")
 _CACHE_SIZE = 4
 _MAX_LISTED = 10
 
@@ -164,7 +163,7 @@ def _build_named(name, weights, in_channels, pooling=None, kwargs=None):
 
     ``weights``: "default" or "pretrained" (the model's pretrained weights; simple-cnn's
     seeded initialisation for "default"), None (a seeded random initialisation) or a
-    state dict file. timm and torchvision models come from :mod:`skmm._library_backbones`.
+    state dict file. timm and torchvision models come from :mod:`skmm.image._library_backbones`.
     """
     from . import _library_backbones as library
 

@@ -16,10 +16,11 @@ import os
 
 import numpy as np
 
-from ._audio_features import STAT_CHOICES
-from ._base import BaseExtractor, resolve_device, resolve_precision
-from ._io import decode_audio
-from .exceptions import InvalidInputError
+from .._base import BaseExtractor
+from .._validation import resolve_device, resolve_precision
+from ..exceptions import InvalidInputError
+from ._decode import decode_audio
+from ._features import STAT_CHOICES
 
 _OUTPUTS = ("stats", "frames")
 _INPUTS = ("waveform", "logmel")
@@ -208,7 +209,7 @@ class AudioEmbedder(BaseExtractor):
     def _is_module(self):
         return hasattr(self.model, "state_dict") and callable(self.model)
 
-    def _check_params(self):
+    def _prepare_fit(self):  # checks and loading, to be split into constraints and rules
         if not self._is_module() and not isinstance(self.model, (str, os.PathLike)):
             raise InvalidInputError(
                 "model must be a transformers model name or folder, or a torch.nn.Module, "
@@ -260,7 +261,7 @@ class AudioEmbedder(BaseExtractor):
 
     # ---- the model ---------------------------------------------------------------------
     def _load_model(self, fitting=False):
-        from . import _audio_encoders
+        from . import _encoders as _audio_encoders
 
         device = resolve_device(self.device)
         dtype = resolve_precision(self.precision, device)
@@ -326,7 +327,7 @@ class AudioEmbedder(BaseExtractor):
         return y
 
     def _extract_batch(self, decoded):
-        from ._audio_encoders import frame_block, length_buckets, pool_steps
+        from ._encoders import frame_block, length_buckets, pool_steps
 
         encoder = self._encoder_ready()
         shortest = self._min_samples
@@ -357,7 +358,7 @@ class AudioEmbedder(BaseExtractor):
     def _cache_fitted_state(self):
         """A local model folder's files (name, size, mtime): a changed folder misses."""
         if not self._is_module() and os.path.isdir(os.fspath(self.model)):
-            from ._audio_encoders import folder_fingerprint
+            from ._encoders import folder_fingerprint
 
             return {"model_files": folder_fingerprint(self.model)}
         return None

@@ -9,16 +9,8 @@ import hashlib
 import os
 
 import numpy as np
-from sklearn.utils import check_random_state
 
-from .exceptions import InvalidInputError
-
-
-def draw_seed(random_state):
-    """A 31-bit seed from ``random_state`` (None draws one from numpy's global state)."""
-    if isinstance(random_state, (int, np.integer)) and not isinstance(random_state, bool):
-        return int(random_state) % (2**31)
-    return int(check_random_state(random_state).randint(0, 2**31 - 1))
+from ..exceptions import InvalidInputError
 
 
 def text_seed(tokens, seed):

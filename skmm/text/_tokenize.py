@@ -12,10 +12,23 @@ from itertools import chain
 
 import numpy as np
 
-from .exceptions import InvalidInputError
+from .._validation import InstanceOf, check_param
+from ..exceptions import InvalidInputError
 
 #: scikit-learn's CountVectorizer default: words of 2 or more alphanumeric characters.
 DEFAULT_TOKEN_PATTERN = r"(?u)\b\w\w+\b"
+BOOL = InstanceOf(bool, np.bool_, description="True or False")
+
+
+def check_tokenizer_params(lowercase, token_pattern, stop_words):
+    """Raise :class:`InvalidInputError` unless the three make a tokenizer.
+
+    Returns
+    -------
+    (compiled token pattern, frozenset of stop words)
+    """
+    check_param("lowercase", lowercase, [BOOL])
+    return _compile(token_pattern), _stop_set(stop_words)
 
 
 class TextTokenizer:
@@ -53,13 +66,10 @@ class TextTokenizer:
     """
 
     def __init__(self, lowercase=True, token_pattern=DEFAULT_TOKEN_PATTERN, stop_words=None):
-        if not isinstance(lowercase, (bool, np.bool_)):
-            raise InvalidInputError(f"lowercase must be True or False, got {lowercase!r}.")
+        self._pattern, self._stop = check_tokenizer_params(lowercase, token_pattern, stop_words)
         self.lowercase = bool(lowercase)
         self.token_pattern = token_pattern
         self.stop_words = stop_words
-        self._pattern = _compile(token_pattern)
-        self._stop = _stop_set(stop_words)
 
     def __call__(self, text):
         """Tokens of one string, as a list of str."""

@@ -26,9 +26,9 @@ import os
 import torch
 from torch import nn
 
+from .._deps import import_optional
+from ..exceptions import InvalidInputError, MissingDependencyError
 from ._backbones import IMAGENET_MEAN, IMAGENET_STD
-from ._deps import import_optional
-from .exceptions import InvalidInputError, MissingDependencyError
 
 #: ``weights=`` keywords; anything else but None is a state dict file.
 WEIGHT_KEYWORDS = ("default", "pretrained")

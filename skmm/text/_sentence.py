@@ -11,9 +11,9 @@ import os
 
 import numpy as np
 
-from ._base import resolve_device
-from ._deps import import_optional
-from .exceptions import InvalidInputError
+from .._deps import import_optional
+from .._validation import resolve_device
+from ..exceptions import InvalidInputError
 
 #: Model names a registry package bundles for offline use: name -> (module, path function).
 BUNDLED_MODELS = {

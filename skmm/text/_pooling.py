@@ -1,7 +1,7 @@
 """Pooling token vectors into one row per document, with sparse matrix products.
 
 A batch of documents arrives as flat token ids (-1 for unknown words) and the number
-of tokens per document (see :class:`skmm._tokenize.TokenIndex`). Mean and tf-idf
+of tokens per document (see :class:`skmm.text._tokenize.TokenIndex`). Mean and tf-idf
 pooling are one sparse (documents x vocabulary) matrix times the vector table; max
 pooling is one ``np.maximum.reduceat`` over the gathered rows. Unknown words are
 skipped; a document without a known word gives a zero row.
@@ -9,14 +9,14 @@ skipped; a document without a known word gives a zero row.
 
 import numpy as np
 
-from .exceptions import InvalidInputError
+from .._validation import Options, check_param
 
-POOLINGS = ("mean", "max", "tfidf", "mean+max")
+POOLING = Options("mean", "max", "tfidf", "mean+max")
 
 
-def check_pooling(pooling):
-    if pooling not in POOLINGS:
-        raise InvalidInputError(f"pooling must be one of {POOLINGS}, got {pooling!r}.")
+def split_pooling(pooling):
+    """The poolings that ``pooling`` names, e.g. ``["mean", "max"]`` for "mean+max"."""
+    check_param("pooling", pooling, [POOLING])
     return pooling.split("+")
 
 
@@ -65,7 +65,7 @@ def pool_vectors(ids, lengths, vectors, pooling, idf=None):
     n_known = np.bincount(doc, minlength=n_docs)
     has_known = n_known > 0
     blocks = []
-    for kind in check_pooling(pooling):
+    for kind in split_pooling(pooling):
         if kind == "max":
             pooled = np.zeros((n_docs, dim), dtype=np.float32)
             if ids.size:

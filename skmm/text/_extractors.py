@@ -1,57 +1,44 @@
-"""Text extractors: word vectors (gensim), document vectors, sentence embedders, token ids.
+"""The text extractors' shared base, TextWord2Vec, TextDoc2Vec and TextSentenceEmbedder.
 
-Each takes one text column and returns one float32 row per document, never one row
-per word. Word2Vec and Doc2Vec learn in ``fit`` from the training texts only (so each
-cross-validation fold learns its own vectors, without leaking the test fold); all
-extractors share :class:`~skmm._tokenize.TextTokenizer`'s rules (``lowercase``,
-``token_pattern``, ``stop_words``), which are parameters of each extractor.
+See :mod:`skmm.text`; TextTokenIds is in ``_token_ids.py``.
 """
 
 import numpy as np
 
+from .._base import BaseExtractor
+from .._docs import EXTRACTOR_PARAMS, fill_doc, join_docs
+from .._naming import OOV, indexed_names
+from .._validation import Integer, draw_seed, validate_params
+from ..exceptions import InvalidInputError
 from . import _sentence
-from ._base import BaseExtractor
-from ._gensim import (
-    draw_seed, infer_doc2vec, load_keyed_vectors, text_seed, train_doc2vec, train_word2vec,
+from ._decode import decode_text
+from ._gensim import infer_doc2vec, load_keyed_vectors, text_seed, train_doc2vec, train_word2vec
+from ._pooling import POOLING, document_frequency, pool_vectors, smooth_idf, split_pooling
+from ._tokenize import (
+    BOOL, DEFAULT_TOKEN_PATTERN, TextTokenizer, TokenIndex, check_tokenizer_params,
 )
-from ._io import decode_text
-from ._pooling import check_pooling, document_frequency, pool_vectors, smooth_idf
-from ._tokenize import DEFAULT_TOKEN_PATTERN, TextTokenizer, TokenIndex, count_tokens
-from .exceptions import InvalidInputError
 
-__all__ = ["TextTokenizer", "TextWord2Vec", "TextDoc2Vec", "TextSentenceEmbedder", "TextTokenIds"]
-
-PAD_ID = 0
-UNKNOWN_ID = 1
-
-
-def _check_int(what, name, value, low, high=None):
-    ok = isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value >= low
-    if not ok or (high is not None and value > high):
-        bound = f"between {low} and {high}" if high is not None else f">= {low}"
-        raise InvalidInputError(f"{what}: {name} must be an integer {bound}, got {value!r}.")
+_BINARY = Integer(0, 1)
+#: gensim's parameters that Word2Vec and Doc2Vec share, checked when they train.
+_GENSIM_CONSTRAINTS = {
+    "vector_size": [Integer(1)],
+    "window": [Integer(1)],
+    "min_count": [Integer(1)],
+    "hs": [_BINARY],
+    "negative": [Integer(0)],
+    "epochs": [Integer(1)],
+    "workers": [Integer(1)],
+}
+_GENSIM_PARAMS = ("vector_size", "window", "min_count", "hs", "negative", "sample", "alpha",
+                  "min_alpha", "epochs", "workers")
 
 
-def _gensim_common_params(est):
-    """Validate and collect the parameters Word2Vec and Doc2Vec share (gensim's names)."""
-    what = est._what
-    for name in ("vector_size", "window", "min_count", "epochs", "workers"):
-        _check_int(what, name, getattr(est, name), 1)
-    _check_int(what, "hs", est.hs, 0, 1)
-    _check_int(what, "negative", est.negative, 0)
+def _check_gensim_rules(est):
     if est.hs == 0 and est.negative == 0:
         raise InvalidInputError(
-            f"{what}: hs=0 and negative=0 leave nothing to train; set negative > 0 "
+            f"{est._what}: hs=0 and negative=0 leave nothing to train; set negative > 0 "
             "(negative sampling) or hs=1 (hierarchical softmax)."
         )
-    names = ("vector_size", "window", "min_count", "hs", "negative", "sample", "alpha",
-             "min_alpha", "epochs", "workers")
-    return {name: getattr(est, name) for name in names}
-
-
-def _column_names(prefix, n):
-    width = max(3, len(str(n - 1)))
-    return [f"{prefix}{i:0{width}d}" for i in range(n)]
 
 
 class _TextExtractor(BaseExtractor):
@@ -63,7 +50,12 @@ class _TextExtractor(BaseExtractor):
     def _decode_cell(self, cell):
         return decode_text(cell)
 
-    def _check_params(self):
+    _parameter_constraints = {"lowercase": [BOOL]}
+
+    def _validate_rules(self):
+        check_tokenizer_params(self.lowercase, self.token_pattern, self.stop_words)
+
+    def _prepare_fit(self):
         self.tokenizer_ = TextTokenizer(self.lowercase, self.token_pattern, self.stop_words)
 
     def _lookup(self, token_lists):
@@ -80,32 +72,33 @@ class _TextExtractor(BaseExtractor):
         return state
 
 
-_TOKENIZER_PARAMS_DOC = """\
+_ADD_INDICATOR = EXTRACTOR_PARAMS["add_indicator"] + "\n    Missing rows are all zeros otherwise."
+TEXT_PARAMS = dict(
+    EXTRACTOR_PARAMS,
+    add_indicator=_ADD_INDICATOR,
+    # every parameter the tokenizing extractors share, in their order
+    text_params=join_docs(
+        """\
     lowercase : bool, default=True
-        Lower-case texts before tokenizing (see :class:`~skmm._tokenize.TextTokenizer`).
+        Lower-case texts before tokenizing (see :class:`~skmm.text.TextTokenizer`).
     token_pattern : str, default=r"(?u)\\b\\w\\w+\\b"
         Regular expression of a token (CountVectorizer's default).
     stop_words : {"english"}, list of str or None, default=None
-        Tokens to drop."""
-
-_COMMON_PARAMS_DOC = """\
-    on_error : {"raise", "warn", "ignore"}, default="raise"
-        What to do with a cell that is not text (an int, a dict, bytes that are not
-        UTF-8): raise an InvalidInputError listing the rows, or treat it as missing.
-    add_indicator : bool, default=False
-        Append a ``present`` column: 0.0 for missing (None/NaN) or bad cells, else 1.0.
-        Missing rows are all zeros otherwise.
+        Tokens to drop.""",
+        EXTRACTOR_PARAMS["on_error"],
+        _ADD_INDICATOR,
+        """\
     batch_size : int, default=1024
-        Documents per transform batch (peak memory is one batch's tokens).
-    cache : None, False, str, os.PathLike or skmm.FeatureCache, default=None
-        Feature cache (see :mod:`skmm.cache`): rows of cells seen before are read back
-        instead of recomputed. None uses ``skmm.get_config()["cache"]``; False turns it off.
-    verbose : bool, default=False
-        Show a progress bar over the batches."""
+        Documents per transform batch (peak memory is one batch's tokens).""",
+        EXTRACTOR_PARAMS["cache"],
+        EXTRACTOR_PARAMS["verbose"],
+    ),
+)
 
 
+@fill_doc(**TEXT_PARAMS)
 class TextWord2Vec(_TextExtractor):
-    __doc__ = f"""Pooled word vectors (gensim Word2Vec): one row per document.
+    """Pooled word vectors (gensim Word2Vec): one row per document.
 
     ``fit`` trains gensim's Word2Vec on the tokenized training texts, or loads
     pretrained vectors from a local file when ``pretrained`` is given. The vectors are
@@ -121,7 +114,7 @@ class TextWord2Vec(_TextExtractor):
         gensim 4's Word2Vec parameters, same names and meanings. ``min_count`` defaults
         to 1 (gensim: 5) so that small corpora keep their words. Ignored with ``pretrained``.
         When ``min_count`` prunes every word, ``fit`` raises an InvalidInputError.
-    pooling : {{"mean", "max", "tfidf", "mean+max"}}, default="mean"
+    pooling : {"mean", "max", "tfidf", "mean+max"}, default="mean"
         How token vectors become a row: their mean, their element-wise max, their mean
         weighted by each word's smooth idf learned from the training texts
         (``log((1 + n) / (1 + df)) + 1``; repeated words count repeatedly), or the mean
@@ -137,8 +130,7 @@ class TextWord2Vec(_TextExtractor):
         makes the vectors differ slightly from fit to fit, even with ``random_state`` set.
     random_state : int, RandomState instance or None, default=None
         Seeds gensim (``seed``). None draws a seed from numpy's global random state.
-{_TOKENIZER_PARAMS_DOC}
-{_COMMON_PARAMS_DOC}
+    {{text_params}}
 
     Attributes
     ----------
@@ -164,6 +156,9 @@ class TextWord2Vec(_TextExtractor):
     >>> w2v.get_feature_names_out()[[0, -1]].tolist()
     ['mean000', 'oov']
     """
+
+    # gensim's training parameters are checked only without ``pretrained`` (_validate_rules)
+    _parameter_constraints = {"pooling": [POOLING]}
 
     def __init__(
         self, vector_size=100, window=5, min_count=1, sg=0, hs=0, negative=5, sample=1e-3,
@@ -195,15 +190,14 @@ class TextWord2Vec(_TextExtractor):
         self.verbose = verbose
         self.cache = cache
 
-    def _check_params(self):
-        super()._check_params()
-        check_pooling(self.pooling)
-        if self.pretrained is None:
-            self._gensim_params()
+    def _validate_rules(self):
+        super()._validate_rules()
+        if self.pretrained is None:  # gensim's parameters matter only when training
+            validate_params(self, dict(_GENSIM_CONSTRAINTS, sg=[_BINARY]))
+            _check_gensim_rules(self)
 
     def _gensim_params(self):
-        _check_int(self._what, "sg", self.sg, 0, 1)
-        return dict(_gensim_common_params(self), sg=self.sg)
+        return {name: getattr(self, name) for name in _GENSIM_PARAMS + ("sg",)}
 
     def _fit_decoded(self, decoded, y=None):
         tokens = self.tokenizer_.tokenize(decoded)
@@ -223,12 +217,13 @@ class TextWord2Vec(_TextExtractor):
 
     def _feature_names(self):
         dim = self.vectors_.shape[1]
-        names = [n for kind in check_pooling(self.pooling) for n in _column_names(kind, dim)]
-        return names + ["oov"]
+        names = [n for kind in split_pooling(self.pooling) for n in indexed_names(kind, dim)]
+        return names + [OOV]
 
 
+@fill_doc(**TEXT_PARAMS)
 class TextDoc2Vec(_TextExtractor):
-    __doc__ = f"""Document vectors (gensim Doc2Vec, paragraph vectors): one row per document.
+    """Document vectors (gensim Doc2Vec, paragraph vectors): one row per document.
 
     ``fit`` trains gensim's Doc2Vec on the tokenized training texts; ``transform`` infers
     the vector of every document, training ones included, so that training and test rows
@@ -255,8 +250,7 @@ class TextDoc2Vec(_TextExtractor):
     random_state : int, RandomState instance or None, default=None
         Seeds training and inference. None draws a seed in ``fit`` (``seed_``); a fitted
         extractor is deterministic either way.
-{_TOKENIZER_PARAMS_DOC}
-{_COMMON_PARAMS_DOC}
+    {{text_params}}
 
     Attributes
     ----------
@@ -277,6 +271,8 @@ class TextDoc2Vec(_TextExtractor):
     >>> d2v.transform(X).shape
     (40, 9)
     """
+
+    _parameter_constraints = dict(_GENSIM_CONSTRAINTS, dm=[_BINARY], dbow_words=[_BINARY])
 
     def __init__(
         self, vector_size=100, dm=1, window=5, min_count=1, hs=0, negative=5, sample=1e-3,
@@ -306,14 +302,12 @@ class TextDoc2Vec(_TextExtractor):
         self.verbose = verbose
         self.cache = cache
 
-    def _check_params(self):
-        super()._check_params()
-        self._gensim_params()
+    def _validate_rules(self):
+        super()._validate_rules()
+        _check_gensim_rules(self)
 
     def _gensim_params(self):
-        _check_int(self._what, "dm", self.dm, 0, 1)
-        _check_int(self._what, "dbow_words", self.dbow_words, 0, 1)
-        return dict(_gensim_common_params(self), dm=self.dm, dbow_words=self.dbow_words)
+        return {name: getattr(self, name) for name in _GENSIM_PARAMS + ("dm", "dbow_words")}
 
     def _fit_decoded(self, decoded, y=None):
         self.seed_ = draw_seed(self.random_state)
@@ -339,115 +333,10 @@ class TextDoc2Vec(_TextExtractor):
         return out
 
     def _feature_names(self):
-        return _column_names("d2v", self.model_.vector_size) + ["oov"]
+        return indexed_names("d2v", self.model_.vector_size) + [OOV]
 
 
-class TextTokenIds(_TextExtractor):
-    __doc__ = f"""Padded token ids: the input of an embedding (+ Transformer) branch of a
-    fusion net.
-
-    ``fit`` learns a vocabulary from the training texts; ``transform`` writes each
-    document's first ``max_length`` token ids, padded with ``0``. Id ``0`` is padding
-    (also the whole row of an empty or missing text), id ``1`` an unknown word, and
-    ids ``2, 3, ...`` the known words, most frequent first (ties in alphabetical order).
-    The ids are float32 columns ``tok000``... (exact up to 2**24), to travel through
-    ``ColumnTransformer`` with the other blocks; cast them to integers in the net.
-
-    Parameters
-    ----------
-    max_length : int, default=64
-        Tokens kept per document (the first ones); the number of output columns.
-    max_vocab : int or None, default=None
-        Keep only the ``max_vocab`` most frequent words (ids up to ``max_vocab + 1``).
-    min_count : int, default=1
-        Keep only words seen at least ``min_count`` times in the training texts. When
-        this leaves no word, ``fit`` raises an InvalidInputError.
-{_TOKENIZER_PARAMS_DOC}
-{_COMMON_PARAMS_DOC}
-
-    Attributes
-    ----------
-    vocabulary_ : ndarray of str, shape (vocab_size_,)
-        The token of each id; ``vocabulary_[0]`` is ``"<pad>"`` and ``vocabulary_[1]``
-        is ``"<unk>"`` (markers: a token spelled so is read as unknown).
-    vocab_size_ : int
-        Number of ids, padding and unknown included: the size of an embedding table.
-    counts_ : ndarray of int64, shape (vocab_size_,)
-        Training count of each id's word (0 for the two markers).
-    tokenizer_ : TextTokenizer
-
-    Examples
-    --------
-    >>> from skmm.datasets import make_multimodal_classification
-    >>> X = make_multimodal_classification(n_samples=40, random_state=0).data[["text"]]
-    >>> ids = TextTokenIds(max_length=16).fit(X)
-    >>> ids.transform(X).shape
-    (40, 16)
-    >>> ids.transform(["", "qqqq zzzz"])[:, :3].tolist()
-    [[0.0, 0.0, 0.0], [1.0, 1.0, 0.0]]
-    """
-
-    def __init__(
-        self, max_length=64, max_vocab=None, min_count=1, lowercase=True,
-        token_pattern=DEFAULT_TOKEN_PATTERN, stop_words=None, on_error="raise",
-        add_indicator=False, batch_size=1024, verbose=False, cache=None,
-    ):
-        self.max_length = max_length
-        self.max_vocab = max_vocab
-        self.min_count = min_count
-        self.lowercase = lowercase
-        self.token_pattern = token_pattern
-        self.stop_words = stop_words
-        self.on_error = on_error
-        self.add_indicator = add_indicator
-        self.batch_size = batch_size
-        self.verbose = verbose
-        self.cache = cache
-
-    def _check_params(self):
-        super()._check_params()
-        _check_int(self._what, "max_length", self.max_length, 1)
-        _check_int(self._what, "min_count", self.min_count, 1)
-        if self.max_vocab is not None:
-            _check_int(self._what, "max_vocab", self.max_vocab, 1)
-
-    def _fit_decoded(self, decoded, y=None):
-        words, counts = count_tokens(self.tokenizer_.tokenize(decoded))
-        keep = counts >= self.min_count
-        words, counts = words[keep], counts[keep]
-        if len(words) == 0:
-            raise InvalidInputError(
-                f"{self._what}: no token appears at least min_count={self.min_count} times in "
-                f"the {len(decoded)} training text(s), so the vocabulary is empty. Lower "
-                "min_count, give more training texts, or check the tokenizer (token_pattern, "
-                "stop_words)."
-            )
-        order = np.lexsort((words.astype(str), -counts))[: self.max_vocab]
-        self.vocabulary_ = np.concatenate(
-            [np.array(["<pad>", "<unk>"], dtype=object), words[order]]
-        )
-        self.counts_ = np.concatenate([[0, 0], counts[order]]).astype(np.int64)
-        self.vocab_size_ = len(self.vocabulary_)
-
-    def _lookup(self, token_lists):
-        ids, lengths = super()._lookup(token_lists)
-        ids[ids < 2] = UNKNOWN_ID  # unknown (-1), or a token spelled like a marker
-        return ids, lengths
-
-    def _extract_batch(self, decoded):
-        ids, lengths = self._lookup(self.tokenizer_.tokenize(decoded))
-        out = np.full((len(decoded), self.max_length), PAD_ID, dtype=np.float32)
-        starts = np.cumsum(lengths) - lengths
-        doc = np.repeat(np.arange(len(decoded)), lengths)
-        position = np.arange(len(ids)) - np.repeat(starts, lengths)
-        kept = position < self.max_length
-        out[doc[kept], position[kept]] = ids[kept]
-        return out
-
-    def _feature_names(self):
-        return _column_names("tok", self.max_length)
-
-
+@fill_doc(**TEXT_PARAMS)
 class TextSentenceEmbedder(_TextExtractor):
     """Sentence embeddings from a sentence-transformers model: one row per text.
 
@@ -469,15 +358,10 @@ class TextSentenceEmbedder(_TextExtractor):
         ``"auto"`` (CUDA, then MPS, then CPU), ``"cpu"``, ``"cuda"``, ``"cuda:1"``...
     normalize : bool, default=True
         Scale each embedding to unit length (cosine similarity becomes a dot product).
-    on_error : {"raise", "warn", "ignore"}, default="raise"
-        What to do with a cell that is not text: raise, or treat it as missing.
-    add_indicator : bool, default=False
-        Append a ``present`` column (0.0 for missing or bad cells); missing rows are zeros.
-    cache : None, False, str, os.PathLike or skmm.FeatureCache, default=None
-        Feature cache (see :mod:`skmm.cache`): rows of cells seen before are read back
-        instead of recomputed. None uses ``skmm.get_config()["cache"]``; False turns it off.
-    verbose : bool, default=False
-        Show a progress bar over the batches.
+    {{on_error}}
+    {{add_indicator}}
+    {{cache}}
+    {{verbose}}
 
     Attributes
     ----------
@@ -510,15 +394,18 @@ class TextSentenceEmbedder(_TextExtractor):
         self.verbose = verbose
         self.cache = cache
 
-    def fit(self, X, y=None):
-        """Load the model (nothing is learned from X); see BaseExtractor.fit."""
+    def _validate_rules(self):
+        """No tokenizer: the model brings its own."""
+
+    def _prepare_fit(self):
+        """Load the model (nothing is learned from X)."""
         self.model_path_, self.device_, self.embedding_dim_ = _sentence.prepare(
             self.model, self.device
         )
-        return super().fit(X, y)
 
-    def _check_params(self):
-        """No tokenizer: the model brings its own."""
+    def _cache_fitted_state(self):
+        # the resolved model folder: a bundled model's path names its package's version
+        return {"model_path_": self.model_path_, "embedding_dim_": self.embedding_dim_}
 
     def _extract_batch(self, decoded):
         model = _sentence.load_model(self.model_path_, self.device_)
@@ -526,4 +413,4 @@ class TextSentenceEmbedder(_TextExtractor):
         return matrix[[rows[t] for t in decoded]]
 
     def _feature_names(self):
-        return _column_names("emb", self.embedding_dim_)
+        return indexed_names("emb", self.embedding_dim_)

@@ -1,4 +1,4 @@
-"""Frozen audio encoders behind :class:`~skmm.audio_embedder.AudioEmbedder`.
+"""Frozen audio encoders behind :class:`~skmm.audio.AudioEmbedder`.
 
 An encoder turns a list of mono float32 waveforms (at its sample rate) into hidden
 states ``(B, T, D)`` with the number of valid steps of each clip ``(B,)``, or into
@@ -6,7 +6,7 @@ pooled rows ``(B, D)``. Two kinds:
 
 * :class:`ModuleEncoder`: a user's ``nn.Module`` over zero-padded waveforms
   ``(B, n_samples)`` or log-mel frames ``(B, n_mels, n_frames)`` (librosa's
-  definitions, computed in a batch by :mod:`skmm._audio_features`);
+  definitions, computed in a batch by :mod:`skmm.audio._features`);
 * :class:`TransformersEncoder`: a Hugging Face ``transformers`` audio model and its
   feature extractor (``from_pretrained`` of a hub name or a local folder): wav2vec 2.0,
   HuBERT, WavLM, data2vec-audio (waveforms, with attention masks where the model's
@@ -28,8 +28,8 @@ from collections import OrderedDict
 import numpy as np
 import torch
 
-from ._deps import import_optional
-from .exceptions import InvalidInputError
+from .._deps import import_optional
+from ..exceptions import InvalidInputError
 
 #: log-mel input of a module: AudioLogMel's defaults (32 ms windows, 10 ms hops at 16 kHz).
 LOGMEL_N_FFT = 512
@@ -88,7 +88,7 @@ class ModuleEncoder:
 
     def _logmel(self, waveforms):
         """(B, n_mels, T_max) dB frames, short clips padded with each band's minimum."""
-        from ._audio_features import FrameLayout, frames_block, pool, power_mel, power_to_db
+        from ._features import FrameLayout, frames_block, pool, power_mel, power_to_db
 
         layout = FrameLayout([len(w) for w in waveforms], LOGMEL_N_FFT, LOGMEL_HOP)
         fft_dtype = torch.float32 if self.device.startswith("mps") else torch.float64

@@ -1,86 +1,7 @@
-"""Content-addressed, per-sample feature cache that survives cloning and cross-validation.
+"""FeatureCache, and the plan of one transform call: cache hits, cells to extract, duplicates.
 
-A frozen feature extractor inside ``GridSearchCV`` sees the same cells in every fold
-and every candidate. With a :class:`FeatureCache`, each unique cell is extracted once
-per cache; every later transform reads its row back from disk::
-
-    cache = FeatureCache("~/skmm-cache")      # or just the path string
-    extract = ColumnTransformer([
-        ("image", ImageEmbedder(cache=cache), "image"),
-        ("audio", AudioLogMel(cache=cache), "audio"),
-    ])
-    GridSearchCV(make_pipeline(extract, FusionNetClassifier()), grid, cv=5).fit(X, y)
-
-or, for every extractor at once, ``skmm.set_config(cache="~/skmm-cache")`` (or
-``with skmm.config_context(cache=...):``). ``cache=False`` on an extractor turns
-the cache off for it even when a global one is set.
-
-How it works
-------------
-* The key of a row is a hash of the cell's content (see :mod:`skmm._fingerprint`:
-  array bytes with dtype and shape, raw bytes, text, a file's resolved path, size
-  and mtime or, with ``hash_files="content"``, its bytes, ...) under a namespace
-  that hashes the extractor's class, its output-affecting parameters (not
-  ``batch_size``, ``verbose``, ``n_jobs``, ``on_error``, ``cache``, ``device``,
-  ``add_indicator``, ``fill_value``), its fitted state when it learns one in
-  ``fit``, and the versions of skmm and the feature libraries. ``device`` is left
-  out on purpose: CPU and GPU results agree within float tolerance, and one cache
-  serves both.
-* Missing cells (fill rows) and bad cells (decoding errors) are never stored.
-  Within one transform call identical cells are extracted once.
-* Rows are stored in *packs* (see :mod:`skmm._packs`): each extraction batch writes
-  one ``.npy`` file ``<path>/<namespace>/<time>-<pid>-...npy`` of records (key,
-  CRC-32, float32 row), to a temporary file then ``os.replace``, so concurrent
-  readers and writers (threads, processes, machines on a shared file system) never
-  see half a pack, and a search writes a few files per extractor rather than one
-  per sample. Reads memory-map the pack and check dtype, key and checksum of every
-  row: a truncated, corrupted or wrong-shaped pack or row is recomputed, never
-  returned. Nothing is ever unpickled (``np.load(allow_pickle=False)``).
-  ``max_bytes`` bounds the size (the oldest packs are evicted, checked after every
-  tenth of ``max_bytes`` written); ``clear()`` empties it.
-* Each process keeps an index of the packs it has seen (about 100 bytes per stored
-  row) and the most recently used rows in memory (``skmm._packs.MEMORY_BYTES``,
-  64 MiB over all caches), so the folds and candidates after the first do not
-  even read the disk. Peak memory of a transform stays the output matrix plus
-  these bounded structures.
-* A subclass of :class:`~skmm._base.BaseExtractor` controls caching with class
-  attributes: ``_cache_enabled = False`` (outputs are not a pure function of the
-  cell), ``_cache_version`` (bump when the computation changes), and the method
-  ``_cache_fitted_state()`` (the learned arrays that change the output; by default
-  the public fitted attributes when the class overrides ``fit`` or
-  ``_fit_decoded``, else nothing).
-
-Scale-out
----------
-skmm uses existing engines rather than its own: ``GridSearchCV(n_jobs=...)`` and
-``cross_validate`` run under joblib, so a joblib backend moves the whole search
-onto a cluster, and the cache (a plain path in the parameters) travels with every
-cloned estimator::
-
-    from dask.distributed import Client, LocalCluster
-    import joblib
-
-    client = Client(LocalCluster(n_workers=4))          # or Client("scheduler:8786")
-    with joblib.parallel_config(backend="dask"):
-        search.fit(X, y)
-
-Ray works the same way (``from ray.util.joblib import register_ray;
-register_ray()``, then ``backend="ray"``). Use an absolute cache path on a file
-system every worker can see. The global ``skmm.set_config(cache=...)`` is per
-process: on worker processes pass ``cache=`` to the extractors, or run
-``client.run(skmm.set_config, cache=path)`` first.
-
-Several GPUs: run one worker process per GPU, each seeing a single device, and keep
-``device="auto"`` (it resolves to that worker's ``cuda``)::
-
-    from dask_cuda import LocalCUDACluster              # pip install dask-cuda
-    client = Client(LocalCUDACluster())                 # one worker per visible GPU
-
-or start the workers yourself, ``CUDA_VISIBLE_DEVICES=0 dask worker
-scheduler:8786 --nthreads 1`` and likewise for 1, 2, .... Fill the cache first
-(one ``transform`` over all the data, or the first candidate), and every other
-fit reads it; because ``device`` is not part of the key, all GPUs and CPUs share
-one cache.
+See :mod:`skmm.cache` for how the cache works. The cache knows an extractor only through
+``extractor.__skmm_cache_identity__()`` (see :class:`skmm._base.BaseExtractor`).
 """
 
 import json
@@ -91,9 +12,10 @@ import warnings
 
 import numpy as np
 
+from .._config import check_cache_setting, get_config
+from ..exceptions import InvalidInputError
 from . import _packs
-from ._fingerprint import cell_keys, check_hash_files, extractor_fingerprint
-from .exceptions import InvalidInputError
+from ._fingerprint import cell_keys, check_hash_files, fingerprint
 
 _lock = threading.Lock()
 _written = {}  # cache root -> bytes written by this process since its last eviction check
@@ -273,12 +195,8 @@ def as_feature_cache(value):
         return None
     if isinstance(value, FeatureCache):
         return value
-    if isinstance(value, (str, os.PathLike)):
-        return FeatureCache(value)
-    raise InvalidInputError(
-        f"cache must be None, False, a folder path or a skmm.cache.FeatureCache, got "
-        f"{type(value).__name__} {value!r}. Example: cache='~/skmm-cache'."
-    )
+    check_cache_setting(value)
+    return FeatureCache(value)  # a folder path
 
 
 class ColumnPlan:
@@ -322,10 +240,10 @@ class ColumnPlan:
         )
 
 
-def _describe(extractor):
-    cls = type(extractor)
+def _describe(extractor, identity):
+    module, qualname = identity["extractor"]
     return lambda: {
-        "extractor": f"{cls.__module__}.{cls.__qualname__}",
+        "extractor": f"{module}.{qualname}",
         "params": {k: repr(v) for k, v in extractor.get_params(deep=False).items()},
     }
 
@@ -336,7 +254,9 @@ def plan_column(extractor, cells, positions, out):
     Parameters
     ----------
     extractor : BaseExtractor
-        Its ``cache`` parameter (or else ``skmm.get_config()["cache"]``) names the store.
+        Seen only through ``extractor.__skmm_cache_identity__()`` (and its public
+        ``get_params`` for the namespace's ``meta.json``). Its ``cache`` setting (or else
+        ``skmm.get_config()["cache"]``) names the store.
     cells : list
     positions : ndarray of int
         Positions of the non-missing cells.
@@ -347,17 +267,20 @@ def plan_column(extractor, cells, positions, out):
     -------
     ColumnPlan
     """
-    if not getattr(extractor, "_cache_enabled", True):
+    identity = extractor.__skmm_cache_identity__()
+    if identity is None:
         return ColumnPlan(positions)
-    store = extractor._feature_cache()
+    setting = identity["cache"]
+    store = as_feature_cache(get_config()["cache"] if setting is None else setting)
     namespace = None
     if store is not None and out.shape[1] > 0:
         try:
-            namespace = extractor_fingerprint(extractor)
+            namespace = fingerprint(identity, out.shape[1], owner=extractor)
         except Exception as exc:  # an unhashable parameter or fitted state
+            name = identity["extractor"][1].rsplit(".", 1)[-1]
             _warn_once(
-                ("fingerprint", type(extractor)),
-                f"{type(extractor).__name__} is not cached: its parameters or fitted state "
+                ("fingerprint", identity["extractor"]),
+                f"{name} is not cached: its parameters or fitted state "
                 f"could not be hashed ({type(exc).__name__}: {exc}).",
             )
     if namespace is None:
@@ -394,6 +317,6 @@ def plan_column(extractor, cells, positions, out):
         out[[unique[i][0] for i in found]] = np.stack(rows)
     keys = {p: k for (p, k), h in zip(unique, hit) if not h}
     todo = np.array(sorted(unkeyed + list(keys)), dtype=np.intp)
-    plan = ColumnPlan(todo, store, namespace, keys, followers, _describe(extractor))
+    plan = ColumnPlan(todo, store, namespace, keys, followers, _describe(extractor, identity))
     plan.hits = int(hit.sum())
     return plan

@@ -1,0 +1,255 @@
+"""The block layout of a 2-D X: which columns form each modality block, of what kind.
+
+The column names are read through :mod:`skmm._naming` only (the writer of the same
+names), or the blocks are given explicitly (``modalities=``, ``shapes=``); a plain array
+is one block. :func:`block_statistics` computes from the present training rows what the
+module standardises each block with, and the presence checks refuse masks that a scaler
+has mangled.
+"""
+
+import math
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+
+from .._naming import UNPREFIXED, grid_layout, is_presence, split_prefix
+from ..exceptions import InvalidInputError
+
+#: The kinds of block, each with the shape it carries (see :class:`Block`).
+KINDS = ("pixels", "frames", "tokens", "features")
+
+
+@dataclass(frozen=True)
+class Block:
+    """One modality block of X.
+
+    Attributes
+    ----------
+    name : str
+        The modality (the column prefix, or the key of ``modalities=``).
+    columns : tuple of int
+        Positions in X of the block's feature columns, in layout order (row-major over
+        ``shape``).
+    kind : {"pixels", "frames", "tokens", "features"}
+    shape : tuple of int
+        (channels, height, width), (n_mels, n_frames), (n_tokens,) or (n_features,).
+    mask : int or None
+        Position in X of the block's presence column (1 = present), if any.
+    """
+
+    name: str
+    columns: tuple
+    kind: str
+    shape: tuple
+    mask: int = None
+
+
+def _make_block(name, positions, names, shape):
+    positions = np.asarray(positions, dtype=int)
+    mask = None
+    if names is not None:
+        is_mask = np.array([is_presence(names[p]) for p in positions], dtype=bool)
+        if is_mask.sum() > 1:
+            raise InvalidInputError(
+                f"modality {name!r} has {int(is_mask.sum())} presence columns "
+                f"{[names[p] for p in positions[is_mask]]}; expected at most one. Keep one "
+                "add_indicator=True extractor per modality prefix."
+            )
+        if is_mask.any():
+            mask = int(positions[is_mask][0])
+            positions = positions[~is_mask]
+    if len(positions) == 0:
+        raise InvalidInputError(
+            f"modality {name!r} has no feature columns (only its presence column); give it "
+            "features or leave it out of modalities=."
+        )
+    kind, layout = "features", (len(positions),)
+    if names is not None:
+        found = grid_layout([names[p] for p in positions])
+        if found is not None:
+            kind, layout, order = found
+            positions = positions[order]
+    if shape is not None:
+        shape = tuple(int(s) for s in shape)
+        if math.prod(shape) != len(positions) or len(shape) not in (2, 3):
+            raise InvalidInputError(
+                f"shapes[{name!r}]={shape} does not fit its {len(positions)} feature columns; "
+                "give (channels, height, width) for images or (n_channels, n_steps) for "
+                "spectrogram frames, whose product is the number of columns."
+            )
+        if kind == "features":
+            kind = "pixels" if len(shape) == 3 else "frames"
+        layout = shape
+    return Block(name, tuple(int(p) for p in positions), kind, layout, mask)
+
+
+def _positions(name, selector, names, n_features):
+    if isinstance(selector, slice):
+        return np.arange(n_features)[selector]
+    selector = np.asarray(selector)
+    if selector.dtype == bool:
+        if selector.shape != (n_features,):
+            raise InvalidInputError(
+                f"modalities[{name!r}] is a boolean mask of shape {selector.shape}; expected "
+                f"({n_features},), one flag per column of X."
+            )
+        return np.flatnonzero(selector)
+    if selector.dtype.kind in "iu":
+        if selector.size and (selector.min() < -n_features or selector.max() >= n_features):
+            raise InvalidInputError(
+                f"modalities[{name!r}] selects columns {selector.tolist()} but X has "
+                f"{n_features} columns."
+            )
+        return np.arange(n_features)[selector]
+    if names is None:
+        raise InvalidInputError(
+            f"modalities[{name!r}] selects columns by name, but X has no column names (a "
+            "plain array); pass a DataFrame or select by position (a slice or integers)."
+        )
+    lookup = {n: i for i, n in enumerate(names)}
+    unknown = [s for s in selector.tolist() if s not in lookup]
+    if unknown:
+        raise InvalidInputError(
+            f"modalities[{name!r}] names columns {unknown[:5]} that are not in X; X has "
+            f"columns such as {list(names[:5])}."
+        )
+    return np.array([lookup[s] for s in selector.tolist()], dtype=int)
+
+
+def infer_layout(feature_names=None, n_features=None, modalities=None, shapes=None):
+    """Find the modality blocks of a 2-D X.
+
+    Parameters
+    ----------
+    feature_names : sequence of str, optional
+        The columns of X (a DataFrame's ``columns``), read with :mod:`skmm._naming`:
+        columns are grouped by their modality prefix (in order of first appearance), a
+        presence column is the block's mask, the columns without a prefix form one block
+        (:data:`~skmm._naming.UNPREFIXED`), and :func:`~skmm._naming.grid_layout` gives
+        the kind and shape of a block of pixels, frames or token ids.
+    n_features : int, optional
+        Number of columns; needed when ``feature_names`` is None.
+    modalities : dict {name: selector}, optional
+        Explicit blocks, each a slice, integer positions, a boolean mask or column names.
+        Columns in no block are not used.
+    shapes : dict {name: tuple}, optional
+        Layout of blocks whose column names do not carry it: (channels, height, width)
+        for images, (n_channels, n_steps) for spectrogram frames.
+
+    Returns
+    -------
+    tuple of Block
+
+    Examples
+    --------
+    >>> names = ["image__c0_r0_c0", "image__c0_r0_c1", "image__c0_r1_c0",
+    ...          "image__c0_r1_c1", "audio__f0", "audio__f1", "audio__present"]
+    >>> [(b.name, b.kind, b.shape, b.mask) for b in infer_layout(names)]
+    [('image', 'pixels', (1, 2, 2), None), ('audio', 'features', (2,), 6)]
+    >>> [(b.name, b.columns) for b in infer_layout(n_features=3)]
+    [('x', (0, 1, 2))]
+    """
+    names = None if feature_names is None else [str(n) for n in feature_names]
+    if names is not None:
+        n_features = len(names)
+    if n_features is None:
+        raise InvalidInputError("infer_layout needs feature_names or n_features.")
+    shapes = dict(shapes or {})
+    if modalities is not None:
+        if not isinstance(modalities, dict) or not modalities:
+            raise InvalidInputError(
+                f"modalities must be a non-empty dict {{name: columns}}, got {modalities!r}; "
+                "e.g. modalities={'image': slice(0, 784), 'audio': slice(784, None)}."
+            )
+        groups = {str(k): _positions(k, v, names, n_features) for k, v in modalities.items()}
+        seen = np.concatenate(list(groups.values()))
+        if len(np.unique(seen)) != len(seen):
+            raise InvalidInputError(
+                "modalities select some columns twice; blocks must not overlap."
+            )
+    elif names is None:
+        groups = {UNPREFIXED: np.arange(n_features)}
+    else:
+        groups = {}
+        for i, n in enumerate(names):
+            prefix = split_prefix(n)[0]
+            groups.setdefault(UNPREFIXED if prefix is None else prefix, []).append(i)
+    unknown = sorted(set(shapes) - set(groups))
+    if unknown:
+        raise InvalidInputError(
+            f"shapes names modalities {unknown} that are not blocks of X: {list(groups)}."
+        )
+    return tuple(_make_block(k, v, names, shapes.get(k)) for k, v in groups.items())
+
+
+def block_statistics(layout, X):
+    """Input statistics from the present training rows of each block.
+
+    Returns ``(stats, vocab_sizes)``: ``stats[i]`` is ``(shift, scale)``, float32 arrays
+    of the block's width that standardise block i (per column for feature blocks, per
+    channel for frames, over the whole block for pixels; None for token ids);
+    ``vocab_sizes[i]`` is one more than the largest token id of a token block.
+    """
+    X = np.asarray(X, dtype=np.float32)
+    stats, vocab_sizes = [], []
+    for block in layout:
+        rows = X[:, block.mask] > 0.5 if block.mask is not None else slice(None)
+        values = X[rows][:, list(block.columns)]
+        if block.kind == "tokens":
+            stats.append(None)
+            top = np.nanmax(values) if values.size else 1
+            vocab_sizes.append(int(max(2, (top if np.isfinite(top) else 1) + 1)))
+            continue
+        vocab_sizes.append(None)
+        # features: per column; frames: per channel (band); pixels: one for the block
+        groups = {"features": values.shape[1], "frames": block.shape[0], "pixels": 1}[block.kind]
+        repeat = values.shape[1] // groups
+        if values.shape[0] == 0:
+            shift, scale = np.zeros(groups), np.ones(groups)
+        else:
+            grouped = (
+                values.reshape(len(values), groups, repeat).transpose(1, 0, 2).reshape(groups, -1)
+            )
+            shift = np.nan_to_num(np.nanmean(grouped, axis=1))
+            scale = np.nan_to_num(np.nanstd(grouped, axis=1), nan=1.0)
+        scale = np.where(scale > 1e-6, scale, 1.0)
+        stats.append((np.repeat(shift, repeat).astype(np.float32),
+                      np.repeat(scale, repeat).astype(np.float32)))
+    return stats, vocab_sizes
+
+
+def check_presence_column(values, block, feature_names=None):
+    """Refuse a presence column holding anything but 0 (missing) and 1 (present).
+
+    A scaler in front of the net is the usual cause: it turns the flags into other
+    numbers, and the masks would silently read them wrong.
+    """
+    wrong = (values != 0) & (values != 1)
+    if not wrong.any():
+        return
+    rows = np.flatnonzero(wrong)
+    column = feature_names[block.mask] if feature_names is not None else f"column {block.mask}"
+    raise InvalidInputError(
+        f"the presence column {column!r} of modality {block.name!r} must hold 1 (present) or "
+        f"0 (missing), but the row at position {rows[0]} holds {float(values[rows[0]]):g} "
+        f"({len(rows)} row(s) in all "
+        "hold other values). It was probably scaled or imputed on its way to the net. Fix: "
+        "pass it through unchanged, e.g. leave it out of the scaler with a ColumnTransformer "
+        "(the net standardises each block itself, so it needs no scaler in front)."
+    )
+
+
+def warn_blocks_never_present(layout, X, feature_names=None):
+    """Warn about each block whose presence column is 0 in every training row."""
+    for block in layout:
+        if block.mask is None or len(X) == 0 or (np.asarray(X)[:, block.mask] == 1).any():
+            continue
+        column = feature_names[block.mask] if feature_names is not None else f"column {block.mask}"
+        warnings.warn(
+            f"modality {block.name!r} is missing from every training row (its presence column "
+            f"{column!r} is 0 throughout), so its branch learns nothing. If a scaler sits in "
+            "front of the net, it has turned presence flags that were all 1 into 0: leave the "
+            "presence columns out of it (the net standardises each block itself).",
+            UserWarning, stacklevel=2,
+        )

@@ -107,11 +107,11 @@ def test_statistics_read_only_each_clips_own_steps():
                         batch_size=3).fit(cells)
     out = emb.transform(cells)
     names = list(emb.get_feature_names_out())
-    assert names == [f"emb00{d}_{s}" for s in ("mean", "std", "min", "max") for d in range(2)]
+    assert names == [f"emb0{d}_{s}" for s in ("mean", "std", "min", "max") for d in range(2)]
     frame = pd.DataFrame(out, columns=names)
-    np.testing.assert_allclose(frame["emb000_mean"], levels, rtol=1e-6)
-    np.testing.assert_allclose(frame["emb000_std"], 0, atol=1e-6)
-    np.testing.assert_allclose(frame["emb001_min"], levels, rtol=1e-6)
+    np.testing.assert_allclose(frame["emb00_mean"], levels, rtol=1e-6)
+    np.testing.assert_allclose(frame["emb00_std"], 0, atol=1e-6)
+    np.testing.assert_allclose(frame["emb01_min"], levels, rtol=1e-6)
     assert emb.model_type_ == "module" and emb.sr_ == 16000 and not emb.pooled_
 
 
@@ -119,7 +119,7 @@ def test_frames_keep_n_frames_steps_and_pad_short_clips():
     cells = [np.full(1600, 0.5, dtype=np.float32), np.linspace(0, 1, 3200, dtype=np.float32)]
     emb = AudioEmbedder(Blocks(), output="frames", n_frames=15, device="cpu").fit(cells)
     out = emb.transform(cells).reshape(2, 2, 15)  # (clip, dim, frame)
-    assert emb.get_feature_names_out()[[0, 15]].tolist() == ["emb000_t000", "emb001_t000"]
+    assert emb.get_feature_names_out()[[0, 15]].tolist() == ["emb00_t000", "emb01_t000"]
     np.testing.assert_allclose(out[0, 0], 0.5, rtol=1e-6)  # 10 steps, padded with its mean
     assert np.all(np.diff(out[1, 0]) > 0)  # a ramp: 15 of its 20 steps, in order
     zeros = AudioEmbedder(Blocks(), output="frames", n_frames=15, pad_mode="zero", device="cpu")
@@ -279,7 +279,7 @@ def test_length_buckets_bound_the_padding():
     ({"input": "mfcc"}, "input must be"),
     ({"model": "some/name", "input": "logmel"}, "applies to an nn.Module"),
     ({"sr": 0}, "sr must be"),
-    ({"layer": 2}, "layer must be"),
+    ({"layer": 2}, "layer must be None with an nn.Module"),
     ({"output": "tokens"}, "output must be"),
     ({"stats": ("mean", "median")}, "stats must be"),
     ({"output": "frames"}, "needs n_frames"),
@@ -316,5 +316,5 @@ def test_fsdd_clips_embed_through_a_column_transformer(fsdd_home, wav2vec2_folde
     features = ColumnTransformer([("audio", AudioEmbedder(wav2vec2_folder, device="cpu"),
                                    "audio")]).set_output(transform="pandas")
     out = features.fit_transform(X)
-    assert out.shape == (12, 16) and out.columns[0] == "audio__emb000_mean"
+    assert out.shape == (12, 16) and out.columns[0] == "audio__emb00_mean"
     assert np.isfinite(out.to_numpy()).all()

@@ -5,36 +5,41 @@ the model's sample rate), grouped by length inside each batch, run through the e
 on ``device`` (bfloat16 autocast on CUDA with ``precision="auto"``), and pooled over
 each clip's own time steps, so padding never enters a statistic.
 
-Column names: ``output="stats"`` gives ``emb{d}_{stat}`` (e.g. ``emb003_mean``),
-ordered (stat, dimension); ``output="frames"`` gives ``emb{d}_t{t}`` (e.g.
-``emb003_t012``), ordered (dimension, frame), so that a row reshapes to
-``(dim, n_frames)``, the layout of ``AudioLogMel(output="frames")``'s ``mel03_t012``.
+Column names, written by :mod:`skmm._naming`: ``output="stats"`` gives
+``band_stat_names("emb", dim, stats)`` (e.g. ``emb003_mean`` for 768 dimensions),
+ordered (stat, dimension); ``output="frames"`` gives ``frame_names("emb", dim,
+n_frames)`` (e.g. ``emb003_t012``), ordered (dimension, frame), so that a row reshapes
+to ``(dim, n_frames)``, the layout of ``AudioLogMel(output="frames")``'s ``mel03_t012``
+(and the fusion nets read it as frames); a module that pools itself gives
+``indexed_names("emb", dim)``.
 """
 
-import numbers
 import os
 
 import numpy as np
 
 from .._base import BaseExtractor
-from .._validation import resolve_device, resolve_precision
+from .._docs import EXTRACTOR_PARAMS, fill_doc
+from .._naming import band_stat_names, frame_names, indexed_names
+from .._validation import (
+    DEVICE_CONSTRAINT, PRECISIONS, Integer, Options, Satisfies, resolve_device, resolve_precision,
+)
 from ..exceptions import InvalidInputError
 from ._decode import decode_audio
-from ._features import STAT_CHOICES
-
-_OUTPUTS = ("stats", "frames")
-_INPUTS = ("waveform", "logmel")
-_PAD_MODES = ("mean", "zero")
+from ._spectral import FINITE, POSITIVE, STATS, _as_stats
 
 
-def _is_int(value):
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+def _is_module(model):
+    return hasattr(model, "state_dict") and callable(model)
 
 
-def _is_number(value):
-    return isinstance(value, numbers.Real) and not isinstance(value, bool) and np.isfinite(value)
+MODEL = Satisfies(
+    lambda m: _is_module(m) or isinstance(m, (str, os.PathLike)),
+    "a transformers model name or folder, or a torch.nn.Module",
+)
 
 
+@fill_doc(**EXTRACTOR_PARAMS)
 class AudioEmbedder(BaseExtractor):
     """Embeddings of a frozen pretrained audio encoder, pooled over time or as frames.
 
@@ -89,20 +94,12 @@ class AudioEmbedder(BaseExtractor):
     precision : {"auto", "float32", "bfloat16", "float16"}, default="auto"
         "auto" runs under bfloat16 autocast on CUDA devices that support it and in
         float32 elsewhere. The output is float32 either way.
-    on_error : {"raise", "warn", "ignore"}, default="raise"
-        What an undecodable cell does: raise (listing every bad row), or become a
-        missing row (filled and flagged) with or without a warning.
-    n_jobs : int or None, default=None
-        Decoding threads (None: up to 4; -1: all cores).
-    add_indicator : bool, default=False
-        Append a ``present`` column (1.0 for decoded cells, 0.0 for missing ones).
-    fill_value : float, default=0.0
-        Value of every feature of a missing row.
-    cache : None, False, str, os.PathLike or skmm.FeatureCache, default=None
-        Feature cache (see :mod:`skmm.cache`): rows of cells seen before are read back
-        instead of recomputed. None uses ``skmm.get_config()["cache"]``; False turns it off.
-    verbose : bool, default=False
-        Show a progress bar over batches.
+    {{on_error}}
+    {{n_jobs}}
+    {{add_indicator}}
+    {{fill_value}}
+    {{cache}}
+    {{verbose}}
 
     Attributes
     ----------
@@ -120,7 +117,7 @@ class AudioEmbedder(BaseExtractor):
         Width of one step (or of the module's pooled output).
     pooled_ : bool
         Whether the module returns one embedding per clip (then the columns are
-        ``emb{d}`` and ``stats``/``output`` do not apply).
+        ``emb000 ...`` and ``stats``/``output`` do not apply).
     stats_ : tuple of str
     n_features_out_ : int
 
@@ -157,11 +154,27 @@ class AudioEmbedder(BaseExtractor):
     >>> emb.transform(X["audio"]).shape
     (6, 16)
     >>> emb.get_feature_names_out()[[0, 8]].tolist()
-    ['emb000_mean', 'emb000_std']
+    ['emb00_mean', 'emb00_std']
 
     A pretrained model: ``AudioEmbedder("facebook/wav2vec2-base")`` (downloaded on
     first use), or ``AudioEmbedder("/path/to/folder")`` saved with ``save_pretrained``.
     """
+
+    _parameter_constraints = {
+        "model": ([MODEL], "E.g. model='facebook/wav2vec2-base' or model='/path/to/folder'."),
+        "input": [Options("waveform", "logmel")],
+        "sr": ([None, Integer(1)], "Hz; None: the model's own sample rate."),
+        "layer": ([None, Integer()], "None: the last hidden state; 0: the input embeddings."),
+        "output": [Options("stats", "frames")],
+        "stats": ([STATS], "E.g. stats=('mean', 'std')."),
+        "n_frames": ([None, Integer(1)], "Steps kept per clip for output='frames'."),
+        "pad_mode": [Options("mean", "zero")],
+        "duration": ([None, POSITIVE], "Seconds; None keeps each clip's length."),
+        "n_mels": ([Integer(1)], "Use e.g. n_mels=64."),
+        "device": [DEVICE_CONSTRAINT],
+        "precision": [None, Options(*PRECISIONS)],
+        "fill_value": [FINITE],
+    }
 
     def __init__(
         self,
@@ -207,71 +220,43 @@ class AudioEmbedder(BaseExtractor):
 
     # ---- parameters ------------------------------------------------------------------
     def _is_module(self):
-        return hasattr(self.model, "state_dict") and callable(self.model)
+        return _is_module(self.model)
 
-    def _prepare_fit(self):  # checks and loading, to be split into constraints and rules
-        if not self._is_module() and not isinstance(self.model, (str, os.PathLike)):
-            raise InvalidInputError(
-                "model must be a transformers model name or folder, or a torch.nn.Module, "
-                f"got {type(self.model).__name__}."
-            )
-        if self.input not in _INPUTS:
-            raise InvalidInputError(f"input must be one of {_INPUTS}, got {self.input!r}.")
+    def _validate_rules(self):
         if self.input != "waveform" and not self._is_module():
             raise InvalidInputError(
                 "input='logmel' applies to an nn.Module model; a transformers model computes "
                 "its own input with its feature extractor: keep input='waveform'."
             )
-        if self.sr is not None and (not _is_int(self.sr) or self.sr < 1):
-            raise InvalidInputError(f"sr must be None or an integer >= 1 (Hz), got {self.sr!r}.")
-        if self.layer is not None and (not _is_int(self.layer) or self._is_module()):
+        if self.layer is not None and self._is_module():
             raise InvalidInputError(
-                f"layer must be None or an integer (a transformers model's hidden state), got "
-                f"{self.layer!r}{' with an nn.Module model' if self._is_module() else ''}."
+                f"layer must be None with an nn.Module model, got {self.layer!r}: it selects a "
+                "transformers model's hidden state (return the states you want from forward)."
             )
-        if self.output not in _OUTPUTS:
-            raise InvalidInputError(f"output must be one of {_OUTPUTS}, got {self.output!r}.")
-        names = (self.stats,) if isinstance(self.stats, str) else self.stats
-        try:
-            names = tuple(names)
-        except TypeError:
-            names = ()
-        if not names or any(s not in STAT_CHOICES for s in names) or len(set(names)) < len(names):
+        if self.output == "frames" and self.n_frames is None:
             raise InvalidInputError(
-                f"stats must be a non-empty list of distinct names among {STAT_CHOICES}, got "
-                f"{self.stats!r}; e.g. stats=('mean', 'std')."
+                "output='frames' needs n_frames, an integer >= 1 (steps kept per clip); pass "
+                "e.g. n_frames=50 (one second of a 20 ms-step model)."
             )
-        self.stats_ = names
-        if self.output == "frames" and (not _is_int(self.n_frames) or self.n_frames < 1):
-            raise InvalidInputError(
-                f"output='frames' needs n_frames, an integer >= 1 (steps kept per clip), got "
-                f"{self.n_frames!r}."
-            )
-        if self.pad_mode not in _PAD_MODES:
-            raise InvalidInputError(f"pad_mode must be one of {_PAD_MODES}, got {self.pad_mode!r}.")
-        if self.duration is not None and (not _is_number(self.duration) or self.duration <= 0):
-            raise InvalidInputError(
-                f"duration must be None or a positive number of seconds, got {self.duration!r}."
-            )
-        if not _is_int(self.n_mels) or self.n_mels < 1:
-            raise InvalidInputError(f"n_mels must be an integer >= 1, got {self.n_mels!r}.")
-        if not _is_number(self.fill_value):
-            raise InvalidInputError(f"fill_value must be a finite number, got {self.fill_value!r}.")
+
+    def _prepare_fit(self):
+        self.stats_ = _as_stats(self.stats)
+        # the model is loaded last in fit, once every parameter is valid
         self._load_model(fitting=True)
 
     # ---- the model ---------------------------------------------------------------------
     def _load_model(self, fitting=False):
-        from . import _encoders as _audio_encoders
+        from . import _encoders
 
         device = resolve_device(self.device)
         dtype = resolve_precision(self.precision, device)
         sr = 16000 if self.sr is None else int(self.sr)
-        encoder = _audio_encoders.get_encoder(
+        encoder = _encoders.get_encoder(
             self.model, self.layer, device, self.input, sr, self.n_mels
         )
         if fitting:
             if not self._is_module():
-                _audio_encoders.check_layer(encoder, self.layer)
+                _encoders.check_layer(encoder, self.layer)
                 if self.sr is not None and self.sr != encoder.sr:
                     raise InvalidInputError(
                         f"sr={self.sr} differs from the model's sample rate {encoder.sr} Hz; "
@@ -289,7 +274,7 @@ class AudioEmbedder(BaseExtractor):
         self.precision_ = str(dtype).replace("torch.", "") if dtype is not None else "float32"
         self._autocast_dtype = dtype
         self._encoder = encoder
-        self._min_samples = _audio_encoders.min_samples(encoder)
+        self._min_samples = _encoders.min_samples(encoder)
         self.model_ = encoder.module if self._is_module() else encoder.model
         return encoder
 
@@ -346,14 +331,11 @@ class AudioEmbedder(BaseExtractor):
 
     def _feature_names(self):
         dim = self.embedding_dim_
-        width = max(3, len(str(dim - 1)))
         if self.pooled_:
-            return [f"emb{d:0{width}d}" for d in range(dim)]
+            return indexed_names("emb", dim)
         if self.output == "frames":
-            t_width = max(3, len(str(self.n_frames - 1)))
-            return [f"emb{d:0{width}d}_t{t:0{t_width}d}"
-                    for d in range(dim) for t in range(self.n_frames)]
-        return [f"emb{d:0{width}d}_{stat}" for stat in self.stats_ for d in range(dim)]
+            return frame_names("emb", dim, self.n_frames)
+        return band_stat_names("emb", dim, self.stats_)
 
     def _cache_fitted_state(self):
         """A local model folder's files (name, size, mtime): a changed folder misses."""

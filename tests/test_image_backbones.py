@@ -3,12 +3,13 @@
 Each family the docs list embeds to its own pre-logits width (timm's ``num_features``,
 or ``head_hidden_size`` where the head adds a layer; torchvision's known widths) at a
 small input size. These tests need ``skmm[vision]`` (timm and a torchvision built for
-the installed torch) and skip, saying why, without it: torchvision's wheels are built
-for one torch release each, so CI, which pins its torch, cannot install a working one
-and skips them.
+the installed torch; the test extra installs them) and skip, saying why, without it.
+With ``SKMM_REQUIRE_VISION=1`` (set by CI) a missing or broken one fails the run instead,
+so that CI never passes with these tests skipped.
 """
 
 import importlib
+import os
 import sys
 
 import numpy as np
@@ -31,6 +32,9 @@ def _usable(module):
 
 timm, TIMM_MISSING = _usable("timm")
 tv, TV_MISSING = _usable("torchvision")
+if os.environ.get("SKMM_REQUIRE_VISION") == "1" and (timm is None or tv is None):
+    pytest.fail(f"SKMM_REQUIRE_VISION=1 but skmm[vision] is not usable: {TIMM_MISSING or ''} "
+                f"{TV_MISSING or ''}".strip(), pytrace=False)
 needs_timm = pytest.mark.skipif(timm is None, reason=f"needs skmm[vision]: {TIMM_MISSING}")
 needs_tv = pytest.mark.skipif(tv is None, reason=f"needs skmm[vision]: {TV_MISSING}")
 

@@ -19,6 +19,7 @@ BENCHMARKS = {
     "search": ("time", ("cpu",)),
     "text": ("accuracy", ("cpu",)),
     "fusion": ("accuracy", ("cpu",)),
+    "audio_embedder": ("accuracy", ("cpu", "gpu")),
 }
 #: What runs without --only, per protocol.
 DEFAULTS = {"cpu": ("audio", "head", "image", "search"), "gpu": ("head", "image", "audio")}

@@ -19,7 +19,7 @@ from sklearn.preprocessing import StandardScaler
 from ._column import progress
 from .exceptions import InvalidInputError
 
-LAYER_OPERATORS = ("gated", "lowrank", "attention")
+LAYER_OPERATORS = ("concat", "gated", "attention")
 
 
 def _extractors(data_name):
@@ -101,9 +101,12 @@ def build_models(data_name, max_epochs=30, random_state=0):
         {name: make_pipeline(extractor, StandardScaler(), linear())
          for name, extractor in extractors.items()},
         final_estimator=net(), cv=3, random_state=random_state))
-    layer = make_pipeline(make_modality_union(extractors), net())
-    models["layer fusion (net, operator tuned)"] = ("layer", GridSearchCV(
-        layer, {"fusionnetclassifier__fusion": list(LAYER_OPERATORS)},
+    # the layer-level net at its defaults (a linear head over the fused branches)
+    layer = make_pipeline(make_modality_union(extractors), FusionNetClassifier(
+        max_epochs=max_epochs, lr=3e-3, random_state=random_state))
+    models["layer fusion (net, tuned)"] = ("layer", GridSearchCV(
+        layer, [{"fusionnetclassifier__fusion": list(LAYER_OPERATORS)},
+                {"fusionnetclassifier__balance": ["ume"]}],
         cv=StratifiedKFold(2, shuffle=True, random_state=random_state)))
     return models
 

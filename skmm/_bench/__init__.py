@@ -12,6 +12,7 @@ image     time      ImageEmbedder / ImageColorHistogram against hand-written loo
 search    time      GridSearchCV over extractors with and without the feature cache
 text      accuracy  gensim and sentence-embedding extractors against TF-IDF (AG News)
 fusion    accuracy  the fusion levels and operators on AV-Digits (hard)
+balance   accuracy  balanced training (``balance=``) against the plain baselines (AV-Digits)
 ========  ========  ===================================================================
 
 The ``benchmarks/bench_*.py`` scripts of the repository are thin wrappers of these.

@@ -156,8 +156,8 @@ def test_layout_errors(kwargs, match):
 
 def test_branches_resolved_by_kind_or_given():
     layout = infer_layout(NAMES)
-    assert resolve_branches(layout) == ["cnn", "cnn1d", "transformer", "mlp"]
-    assert resolve_branches(layout, {"audio": "lstm"}) == ["cnn", "lstm", "transformer", "mlp"]
+    assert resolve_branches(layout) == ["mlp", "cnn1d", "transformer", "mlp"]
+    assert resolve_branches(layout, {"audio": "lstm"}) == ["mlp", "lstm", "transformer", "mlp"]
     with pytest.raises(InvalidInputError, match="not blocks"):
         resolve_branches(layout, {"video": "cnn"})
     with pytest.raises(InvalidInputError, match="unknown branches"):
@@ -352,8 +352,9 @@ def test_module_standardises_from_present_rows_and_sizes_vocabulary():
     values = frame.loc[1:, audio].to_numpy().reshape(11, 6, 10)  # per band, present rows
     expected = np.repeat(values.mean(axis=(0, 2)), 10).astype(np.float32)
     torch.testing.assert_close(module.shift_1, torch.as_tensor(expected))
+    pixel_std = frame.iloc[:, :64].to_numpy().std(axis=0)  # per column, as StandardScaler
     torch.testing.assert_close(
-        module.scale_0, torch.tensor(frame.iloc[:, :64].to_numpy().std()).float().repeat(64)
+        module.scale_0, torch.tensor(np.where(pixel_std > 1e-6, pixel_std, 1.0)).float()
     )
     meta = frame[["meta__a", "meta__b", "meta__c"]].to_numpy()
     torch.testing.assert_close(module.shift_3, torch.as_tensor(meta.mean(0), dtype=torch.float32))
@@ -545,7 +546,8 @@ def test_three_extractors_give_their_branches_and_missing_text_is_ignored():
     })
     features = union.fit_transform(X)
     net = FusionNetClassifier(fusion="sum", max_epochs=2, branch_width=8, hidden_sizes=(8,),
-                              branches={"audio": "lstm"}, random_state=0).fit(features, y)
+                              branches={"image": "cnn", "audio": "lstm"},
+                              random_state=0).fit(features, y)
     assert [(b.name, b.kind, b.shape, b.mask is not None) for b in net.layout_] == [
         ("image", "pixels", (3, 6, 6), False), ("text", "tokens", (12,), True),
         ("audio", "frames", (8, 6), True)]

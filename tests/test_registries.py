@@ -50,7 +50,7 @@ def test_the_built_in_entries_are_registered():
     for registry, names in BUILT_IN:
         assert tuple(registry) == names
     assert [BRANCHES.default(k) for k in ("pixels", "frames", "tokens", "features")] == [
-        "cnn", "cnn1d", "transformer", "mlp"]
+        "mlp", "cnn1d", "transformer", "mlp"]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -191,7 +191,8 @@ def test_a_registered_branch_refuses_blocks_of_other_kinds():
                      columns=names)
     with pytest.raises(InvalidInputError, match=r"branch 'gain' needs a block of kind \('featu"):
         FusionNetClassifier(branches="gain", **FAST).fit(X, np.arange(20) % 2)
-    net = FusionNetClassifier(branches={"audio": "gain"}, **FAST).fit(X, np.arange(20) % 2)
+    net = FusionNetClassifier(branches={"image": "cnn", "audio": "gain"},
+                              **FAST).fit(X, np.arange(20) % 2)
     assert [type(b).__name__ for b in net.module_.branches] == ["CNN2dBranch", "Gain"]
 
 

@@ -120,7 +120,8 @@ def register_branch(name, cls=None, *, kinds=KINDS, default_for=(), **defaults):
     return BRANCHES.register(name, cls, kinds=kinds, default_for=default_for, **defaults)
 
 
-@register_branch("mlp", kinds=("pixels", "frames", "features"), default_for=("features",))
+@register_branch("mlp", kinds=("pixels", "frames", "features"),
+                 default_for=("features", "pixels"))
 class MLPBranch(nn.Module):
     """Two dense layers: ``n_in -> hidden -> width``, ReLU and dropout."""
 
@@ -136,7 +137,7 @@ class MLPBranch(nn.Module):
         return self.net(x)
 
 
-@register_branch("cnn", kinds=("pixels",), default_for=("pixels",))
+@register_branch("cnn", kinds=("pixels",))
 class CNN2dBranch(nn.Module):
     """A small 2-D CNN over images ``(channels, height, width)`` given as flat rows."""
 
@@ -321,7 +322,7 @@ def resolve_branches(layout, branches=None):
     """Branch per block: ``branches`` (one for all, or a dict by modality), else by kind.
 
     Each is a name, a class or an instance; a block without one gets the default branch
-    of its kind (:meth:`BranchRegistry.default`: "cnn" for pixels, "cnn1d" for frames,
+    of its kind (:meth:`BranchRegistry.default`: "mlp" for pixels, "cnn1d" for frames,
     "transformer" for token ids, "mlp" for other features).
     """
     names = [b.name for b in layout]

@@ -20,6 +20,7 @@ from ..exceptions import InvalidInputError
 from ._branches import BRANCHES, BRANCHES_PARAMETER, check_branches, resolve_branches
 from ._layout import KINDS, block_statistics, check_presence_column, infer_layout
 from ._layout import warn_blocks_never_present
+from ._mlp import resolve_hidden_sizes
 from ._module import MultimodalModule, auxiliary_loss
 from ._operators import FUSIONS
 
@@ -80,7 +81,7 @@ def net_module(net, n_features, n_outputs, X=None):
     net.layout_ = layout
     stats, vocab_sizes = net.block_stats_
     kwargs = net.get_params_for("module")
-    kwargs.setdefault("hidden_sizes", net.hidden_sizes)
+    kwargs.setdefault("hidden_sizes", resolve_hidden_sizes(net.hidden_sizes, "head"))
     kwargs.setdefault("dropout", net.dropout)
     return MultimodalModule(
         layout, int(n_outputs), branches=resolve_branches(layout, net.branches),

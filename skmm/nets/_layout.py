@@ -187,8 +187,8 @@ def block_statistics(layout, X):
     """Input statistics from the present training rows of each block.
 
     Returns ``(stats, vocab_sizes)``: ``stats[i]`` is ``(shift, scale)``, float32 arrays
-    of the block's width that standardise block i (per column for feature blocks, per
-    channel for frames, over the whole block for pixels; None for token ids);
+    of the block's width that standardise block i (per column for feature and pixel
+    blocks, as a StandardScaler would, per channel for frames; None for token ids);
     ``vocab_sizes[i]`` is one more than the largest token id of a token block.
     """
     X = np.asarray(X, dtype=np.float32)
@@ -202,8 +202,8 @@ def block_statistics(layout, X):
             vocab_sizes.append(int(max(2, (top if np.isfinite(top) else 1) + 1)))
             continue
         vocab_sizes.append(None)
-        # features: per column; frames: per channel (band); pixels: one for the block
-        groups = {"features": values.shape[1], "frames": block.shape[0], "pixels": 1}[block.kind]
+        # features and pixels: per column; frames: per channel (band)
+        groups = block.shape[0] if block.kind == "frames" else values.shape[1]
         repeat = values.shape[1] // groups
         if values.shape[0] == 0:
             shift, scale = np.zeros(groups), np.ones(groups)

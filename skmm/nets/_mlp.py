@@ -23,6 +23,15 @@ HIDDEN_SIZES = Satisfies(
     "a tuple of positive integers (one per hidden layer, () for a linear model)",
 )
 DROPOUT = Real(0, 1, closed="left")
+#: What ``hidden_sizes="auto"`` gives: the MLP over a plain row, the head of a multimodal module.
+AUTO_HIDDEN_SIZES = {"plain": (256,), "head": ()}
+
+
+def resolve_hidden_sizes(hidden_sizes, where):
+    """``hidden_sizes``, with "auto" resolved for ``where`` ("plain" or "head")."""
+    if isinstance(hidden_sizes, str) and hidden_sizes == "auto":
+        return AUTO_HIDDEN_SIZES[where]
+    return hidden_sizes
 
 
 class MLP(nn.Module):

@@ -34,7 +34,7 @@ from .._validation import (
 )
 from ..exceptions import InvalidInputError
 from ._inputs import check_finite, validate_X
-from ._mlp import DROPOUT, HIDDEN_SIZES, MLP
+from ._mlp import DROPOUT, HIDDEN_SIZES, MLP, resolve_hidden_sizes
 from ._training import ArrayDataset, QuietPrintLog, SliceLoader, seeded
 
 #: Fraction of the training rows held out when ``early_stopping`` needs a validation split.
@@ -51,7 +51,7 @@ class FusionNetBase:
 
     #: Checked by fit (see :func:`skmm._validation.validate_params`).
     _parameter_constraints = {
-        "hidden_sizes": [HIDDEN_SIZES],
+        "hidden_sizes": [Options("auto"), HIDDEN_SIZES],
         "dropout": [DROPOUT],
         "fusion": [Options("concat")],  # the MLP over the row; LayerFusionMixin adds more
         "early_stopping": ([None, Integer(1)], "It is the patience in epochs."),
@@ -130,13 +130,15 @@ class FusionNetBase:
             re-initialises it outside fit, e.g. after ``set_params(module__...)``); its
             column names are in ``feature_names_in_`` when it was a DataFrame.
 
-        The default is an :class:`MLP` from ``hidden_sizes`` and ``dropout``. A ``module``
+        The default is an :class:`MLP` from ``hidden_sizes`` ("auto": one layer of 256)
+        and ``dropout``. A ``module``
         class is called with the ``module__...`` parameters, plus ``n_features`` and
         ``n_outputs`` when its signature takes them and they are not given.
         """
         kwargs = self.get_params_for("module")
         if self.module is None:
-            kwargs = {"hidden_sizes": self.hidden_sizes, "dropout": self.dropout, **kwargs}
+            kwargs = {"hidden_sizes": resolve_hidden_sizes(self.hidden_sizes, "plain"),
+                      "dropout": self.dropout, **kwargs}
             return MLP(n_features, n_outputs, **kwargs)
         if not isinstance(self.module, torch.nn.Module):
             try:

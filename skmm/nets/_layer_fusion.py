@@ -15,13 +15,14 @@ import torch
 from skorch import NeuralNet
 from torch import nn
 
-from .._validation import InstanceOf, Integer, Real
+from .._validation import InstanceOf, Integer, Options, Real
 from ..exceptions import InvalidInputError
 from ._branches import BRANCHES, BRANCHES_PARAMETER, check_branches, resolve_branches
 from ._layout import KINDS, block_statistics, check_presence_column, infer_layout
 from ._layout import warn_blocks_never_present
+from ._balance import BALANCES, make_balance
 from ._mlp import resolve_hidden_sizes
-from ._module import MultimodalModule, auxiliary_loss
+from ._module import MultimodalModule, auxiliary_loss, block_losses
 from ._operators import FUSIONS
 
 #: The nets' parameters that name a registry entry; ``<name>__<param>`` is routed to it.
@@ -71,7 +72,7 @@ def net_module(net, n_features, n_outputs, X=None):
     layout = infer_layout(names, n_features, net.modalities, net.shapes)
     plain = (len(layout) == 1 and layout[0].mask is None and layout[0].kind == "features"
              and _is(net.branches, None, "mlp") and _is(net.fusion, "concat")
-             and not net.modality_dropout and not net.aux_weight)
+             and not net.modality_dropout and not net.aux_weight and net.balance is None)
     if plain:
         return None
     if X is not None:
@@ -86,7 +87,8 @@ def net_module(net, n_features, n_outputs, X=None):
     return MultimodalModule(
         layout, int(n_outputs), branches=resolve_branches(layout, net.branches),
         fusion=net.fusion, width=int(net.branch_width),
-        modality_dropout=float(net.modality_dropout), aux_heads=net.aux_weight > 0,
+        modality_dropout=float(net.modality_dropout),
+        aux_heads=net.aux_weight > 0 or net.balance is not None,
         stats=stats, vocab_sizes=vocab_sizes, fusion_params=fusion_params(net),
         branch_params=net.get_params_for("branches"), **kwargs,
     )
@@ -107,8 +109,8 @@ class LayerFusionMixin:
     column marks as missing.
     """
 
-    #: skorch routes ``<prefix>__<name>`` parameters; fusion__ and branches__ are ours.
-    prefixes_ = NeuralNet.prefixes_ + list(ROUTED)
+    #: skorch routes ``<prefix>__<name>`` parameters; fusion__, branches__, balance__ are ours.
+    prefixes_ = NeuralNet.prefixes_ + list(ROUTED) + ["balance"]
 
     _parameter_constraints = {
         "fusion": (FUSIONS.spec_constraints, "Add one with skmm.nets.register_fusion."),
@@ -119,6 +121,7 @@ class LayerFusionMixin:
         "fusion_rank": [Integer(1)],
         "modality_dropout": MultimodalModule._parameter_constraints["modality_dropout"],
         "aux_weight": [Real(0)],
+        "balance": ([None, Options(*BALANCES)], "See the nets' docstring for what each costs."),
     }
 
     def set_params(self, **params):
@@ -130,7 +133,7 @@ class LayerFusionMixin:
         # skorch would take fusion_rank for a fusion__ parameter (it starts like the
         # prefix) and re-initialise the fitted module for fusion__...; store them instead.
         direct = {k: params.pop(k) for k in list(params)
-                  if k.split("__", 1)[0] in ROUTED or k in ALIASES}
+                  if k.split("__", 1)[0] in (*ROUTED, "balance") or k in ALIASES}
         super().set_params(**params)
         for name, value in direct.items():
             setattr(self, name, value)
@@ -146,6 +149,29 @@ class LayerFusionMixin:
         specs = [s for s in given if s is not None] + [BRANCHES.default(k) for k in KINDS]
         params = self.get_params_for("branches")
         BRANCHES.check_names(params, [BRANCHES.check(spec, params)[0] for spec in specs])
+        if self.balance is not None:
+            make_balance(self.balance, self.get_params_for("balance"))
+
+    def _fit_data(self, data, initialize, **fit_params):
+        self.loss_weights_ = self.balance_weights_ = None
+        if self.balance is None or not initialize:
+            return super()._fit_data(data, initialize, **fit_params)
+        if self.module is not None:
+            raise InvalidInputError(
+                f"balance={self.balance!r} trains the per-branch heads of skmm's multimodal "
+                "module; it does not apply to a custom module. Leave module=None."
+            )
+        self.balance_ = make_balance(self.balance, self.get_params_for("balance"))
+        return self.balance_.fit(self, data, **fit_params)
+
+    def train_step_single(self, batch, **fit_params):
+        scheme = getattr(self, "balance_", None) if self.balance is not None else None
+        if scheme is not None:
+            vars(self)["_last_targets"] = torch.as_tensor(batch[1], device=self.device_)
+        step = super().train_step_single(batch, **fit_params)
+        if scheme is not None:
+            scheme.after_backward(self)
+        return step
 
     def _build_module(self, n_features, n_outputs, X=None):
         if self.module is None:
@@ -183,4 +209,13 @@ class LayerFusionMixin:
         def loss(pred, target):
             return super(LayerFusionMixin, self).get_loss(pred, target, X=X, training=training)
 
-        return loss(logits, y_true) + self.aux_weight * auxiliary_loss(aux, present, y_true, loss)
+        weights = getattr(self, "loss_weights_", None)
+        if weights is None:
+            return loss(logits, y_true) + self.aux_weight * auxiliary_loss(aux, present, y_true,
+                                                                           loss)
+        # balanced training: the fused head's and each unimodal head's loss, weighted
+        total = float(weights[0]) * loss(logits, y_true) if weights[0] else 0.0
+        for weight, block in zip(weights[1:], block_losses(aux, present, y_true, loss)):
+            if weight and block is not None:
+                total = total + float(weight) * block
+        return total

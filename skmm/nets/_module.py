@@ -90,6 +90,10 @@ class MultimodalModule(nn.Module):
         self.aux_heads = (
             nn.ModuleList(nn.Linear(int(width), n_outputs) for _ in range(n)) if aux_heads else None
         )
+        self.combination = None  # weights of the per-branch heads (see set_combination)
+        self.combine_kind = "log_prob"
+        self.keep_branch_outputs = False  # keep the last training batch's h (OGM-GE reads it)
+        self.branch_outputs = None
 
     def presence(self, X):
         """Bool tensor (batch, n_blocks): which blocks each sample has."""
@@ -110,11 +114,40 @@ class MultimodalModule(nn.Module):
             x = (x - getattr(self, f"shift_{i}")) / getattr(self, f"scale_{i}")
             outputs.append(branch(x))
         h = torch.stack(outputs, dim=1) * present.unsqueeze(2).to(outputs[0].dtype)
+        if self.training and self.keep_branch_outputs:
+            self.branch_outputs = h
         logits = self.head(self.fusion(h, present))
-        if self.aux_heads is not None and self.training:
+        if self.aux_heads is None:
+            return logits
+        if self.training:
             aux = torch.stack([head(h[:, i]) for i, head in enumerate(self.aux_heads)], dim=1)
             return logits, aux, present
+        if self.combination is not None:
+            return self.combine(h, present)
         return logits
+
+    def combine(self, h, present):
+        """The per-branch heads' outputs combined with the weights of ``set_combination``."""
+        weights = self.combination.to(h.device, h.dtype) * present.to(h.dtype)  # (batch, blocks)
+        outputs = torch.stack([head(h[:, i]) for i, head in enumerate(self.aux_heads)], dim=1)
+        if self.combine_kind == "log_prob":  # a product of experts: logits of a softmax
+            return (weights.unsqueeze(2) * torch.log_softmax(outputs, dim=2)).sum(dim=1)
+        total = weights.sum(dim=1, keepdim=True).clamp(min=1e-12)
+        return (weights.unsqueeze(2) * outputs).sum(dim=1) / total
+
+    def set_combination(self, weights, kind):
+        """Predict with the per-branch heads, combined with ``weights`` (one per block).
+
+        ``kind`` "log_prob" sums the heads' log-probabilities times their weights (the
+        logits of a weighted product of experts, for classification); "mean" takes the
+        weighted mean of their outputs (regression). Absent blocks are left out. None
+        weights go back to the fused head.
+        """
+        if weights is None:
+            self.combination = None
+            return
+        self.combination = torch.as_tensor(weights, dtype=torch.float32)
+        self.combine_kind = kind
 
 
 def check_hyperparameters(fusion, fusion_params, branches, branch_params):
@@ -146,6 +179,13 @@ def drop_modalities(present, p):
     return keep
 
 
+def block_losses(aux, present, y_true, loss_fn):
+    """``loss_fn(aux_logits, y)`` of each block on the samples where it is present (None
+    where no sample of the batch has it)."""
+    return [loss_fn(aux[present[:, i], i], y_true[present[:, i]]) if present[:, i].any()
+            else None for i in range(aux.shape[1])]
+
+
 def auxiliary_loss(aux, present, y_true, loss_fn):
     """Mean over blocks of ``loss_fn(aux_logits, y)`` on the samples where the block is present.
 
@@ -156,8 +196,7 @@ def auxiliary_loss(aux, present, y_true, loss_fn):
     y_true : tensor (batch, ...)
     loss_fn : callable(y_pred, y_true) -> scalar tensor
     """
-    losses = [loss_fn(aux[present[:, i], i], y_true[present[:, i]])
-              for i in range(aux.shape[1]) if present[:, i].any()]
+    losses = [loss for loss in block_losses(aux, present, y_true, loss_fn) if loss is not None]
     return sum(losses) / max(1, len(losses))
 
 

@@ -24,7 +24,6 @@ import torch
 from skorch import NeuralNet
 from skorch.callbacks import EarlyStopping
 from skorch.dataset import Dataset as SkorchDataset
-from skorch.dataset import ValidSplit
 from skorch.utils import get_map_location, is_dataset, to_numpy, to_tensor
 from torch.utils.data import DataLoader, Subset
 
@@ -35,6 +34,7 @@ from .._validation import (
 from ..exceptions import InvalidInputError
 from ._inputs import check_finite, validate_X
 from ._mlp import DROPOUT, HIDDEN_SIZES, MLP, resolve_hidden_sizes
+from ._split import validation_indices
 from ._training import ArrayDataset, QuietPrintLog, SliceLoader, seeded
 
 #: Fraction of the training rows held out when ``early_stopping`` needs a validation split.
@@ -220,7 +220,7 @@ class FusionNetBase:
                 NeuralNet.partial_fit(self, X, data.y, **fit_params)
         return self
 
-    def fit(self, X, y, **fit_params):
+    def fit(self, X, y, groups=None, **fit_params):
         """Validate X and y, build the module for their shape and train it.
 
         Parameters
@@ -228,6 +228,13 @@ class FusionNetBase:
         X : array-like or DataFrame of numbers, shape (n_samples, n_features)
             Cast to float32 once. Non-numeric columns, NaN and inf are refused.
         y : array-like, shape (n_samples,) (or (n_samples, n_targets) for regression)
+        groups : array-like of shape (n_samples,), optional
+            Group labels (speakers, users, sessions). When the net holds rows out for
+            itself (``early_stopping``, ``balance``), it holds out whole groups, so that its
+            held-out signal sees the shift a group-held-out evaluation does; without groups
+            the split is stratified (classifier) or random (regressor). With scikit-learn's
+            metadata routing, ``net.set_fit_request(groups=True)`` lets ``Pipeline`` and
+            ``GridSearchCV`` pass them on.
         **fit_params
             Passed to the module's ``forward`` (skorch's convention).
 
@@ -237,17 +244,36 @@ class FusionNetBase:
         """
         fresh = not (self.warm_start and self.initialized_)
         data = self._prepare_fit(X, y, reset=fresh)
-        return self._train(data, initialize=fresh, **fit_params)
+        return self._train_with_groups(data, fresh, groups, fit_params)
 
-    def partial_fit(self, X, y=None, classes=None, **fit_params):
+    def partial_fit(self, X, y=None, classes=None, groups=None, **fit_params):
         """Train for ``max_epochs`` more epochs without re-initialising the module.
 
         The first call validates and builds as :meth:`fit` does; ``classes`` (all the
         labels, for a classifier) is needed there when one batch may not show them all.
+        ``groups`` as in :meth:`fit`.
         """
         fresh = not self.initialized_
         data = self._prepare_fit(X, y, reset=fresh, classes=classes)
-        return self._train(data, initialize=fresh, **fit_params)
+        return self._train_with_groups(data, fresh, groups, fit_params)
+
+    def _train_with_groups(self, data, fresh, groups, fit_params):
+        if groups is not None:
+            groups = np.asarray(groups)
+            if groups.shape != (len(data),):
+                raise InvalidInputError(
+                    f"groups must hold one label per row of X, shape ({len(data)},); got "
+                    f"shape {groups.shape}."
+                )
+        vars(self)["_fit_groups"] = groups
+        try:
+            return self._fit_data(data, initialize=fresh, **fit_params)
+        finally:
+            vars(self).pop("_fit_groups", None)
+
+    def _fit_data(self, data, initialize, **fit_params):
+        """Train on validated ``data`` (a hook: balanced training orchestrates several runs)."""
+        return self._train(data, initialize, **fit_params)
 
     def check_data(self, X, y=None):
         # X and y were validated (and the labels encoded) by _prepare_fit.
@@ -257,8 +283,10 @@ class FusionNetBase:
         dataset = self.get_dataset(X, y)
         split = self.train_split
         if not split and self.early_stopping is not None:
-            split = ValidSplit(_EARLY_STOPPING_FRACTION, stratified=self._stratify,
-                               random_state=self.seed_)
+            train, valid = validation_indices(
+                len(dataset), _EARLY_STOPPING_FRACTION, self.seed_, y=y,
+                groups=vars(self).get("_fit_groups"), stratify=self._stratify)
+            return Subset(dataset, train), Subset(dataset, valid)
         if not split:
             return dataset, None
         return split(dataset, y, **fit_params) if y is not None else split(dataset, **fit_params)

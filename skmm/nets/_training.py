@@ -49,6 +49,11 @@ class ArrayDataset(Dataset):
         # Only used when a custom iterator (a DataLoader with extra arguments) asks for items.
         return self.X_t[i], (self.y_t[i] if self.y_t is not None else torch.zeros(()))
 
+    def subset(self, indices):
+        """A new ArrayDataset of the rows ``indices`` (on the same device)."""
+        y = None if self.y is None else self.y[indices]
+        return ArrayDataset(self.X[indices], y, device=self.X_t.device)
+
     def tensors(self, indices=None):
         """``(X_t, y_t)``, restricted to ``indices`` (an index array) when given."""
         if indices is None:

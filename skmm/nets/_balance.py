@@ -1,0 +1,307 @@
+"""Balanced multimodal training: ``balance=`` of the fusion nets.
+
+A fused net can lose to its best modality when one modality fits the training rows first
+(audio on the speakers it has heard) and transfers badly: the net learns to trust it and
+never takes up the others. Each scheme here gives every branch a linear head of its own
+(a unimodal head) and uses it differently:
+
+* :class:`UnimodalEnsemble` ("ume", Du et al., ICML 2023): the branches are trained through
+  their own heads only, and their predictions are combined with weights fitted on held-out
+  rows (whole groups when ``fit`` gets ``groups``). Costs a second training (on a quarter
+  fewer rows first, to fit the weights).
+* :class:`GradientBlending` ("gblend", Wang et al., CVPR 2020): the loss is a weighted sum
+  of the fused head's and each unimodal head's losses; each weight grows with the head's
+  generalisation gain and shrinks with its overfitting, both measured on held-out rows
+  over intervals of a probe run. Costs the probe run (``probe_epochs`` on 75 % of the rows)
+  and a loss evaluation per interval; predictions come from the fused head.
+* :class:`GradientModulation` ("ogm-ge", Peng et al., CVPR 2022): per training batch, the
+  branch of the modality whose share of the (linear) fused head's correct-class score is
+  the larger has its gradient scaled down by ``1 - tanh(alpha * (ratio - 1))``, plus
+  Gaussian noise of the gradient's own spread (generalisation enhancement). Nearly free;
+  it needs ``fusion="concat"`` and a linear head (the default). It sees training batches
+  only, so it cannot tell that a modality fails to transfer (see the README's measurements).
+
+Written from the papers (and the summary in the project's notes), not from their code.
+"""
+
+import inspect
+
+import numpy as np
+import torch
+
+from .._validation import InstanceOf, Integer, Real, check_param
+from ..exceptions import InvalidInputError
+from ._split import validation_indices
+
+
+class BalanceScheme:
+    """What the schemes share: a held-out split and the training of the net's module."""
+
+    #: Routed hyperparameters (``balance__<name>``) and their constraints.
+    _parameter_constraints = {}
+
+    def __init__(self, **params):
+        for name, value in params.items():
+            check_param(f"balance__{name}", value, self._parameter_constraints[name])
+            setattr(self, name, value)
+
+    def fit(self, net, data, **fit_params):
+        """Train ``net`` (its module built afresh) on ``data``, an ArrayDataset."""
+        raise NotImplementedError
+
+    def after_backward(self, net):
+        """Called after each training batch's backward pass (before the optimizer step)."""
+
+    def split(self, net, data):
+        """``(train, valid)`` row indices: whole groups held out when fit got groups."""
+        y = data.y if getattr(net, "_stratify", False) else None
+        return validation_indices(len(data), self.holdout, net.seed_, y=y,
+                                  groups=vars(net).get("_fit_groups"), stratify=y is not None)
+
+
+def _n_blocks(net):
+    return len(net.module_.aux_heads)
+
+
+class UnimodalEnsemble(BalanceScheme):
+    """Per-branch heads trained alone, combined with weights fitted on held-out rows.
+
+    Parameters
+    ----------
+    holdout : float in (0, 1), default=0.25
+        Share of the training rows (whole groups, when ``fit`` gets ``groups``) held out
+        to fit the combination weights.
+    """
+
+    _parameter_constraints = {"holdout": [Real(0, 1, closed="neither")]}
+
+    def __init__(self, holdout=0.25):
+        super().__init__(holdout=holdout)
+
+    def fit(self, net, data, **fit_params):
+        train, valid = self.split(net, data)
+        net._train(data.subset(train), initialize=True, epochs=0, **fit_params)
+        net.loss_weights_ = np.r_[0.0, np.ones(_n_blocks(net))]  # the unimodal heads only
+        net._train(data.subset(train), initialize=False, **fit_params)
+        weights = fit_combination(net, data.subset(valid))
+        net._train(data, initialize=True, **fit_params)
+        net.module_.set_combination(weights, net._combine_kind)
+        net.balance_weights_ = weights
+        return net
+
+
+def fit_combination(net, data):
+    """Non-negative weights of the per-branch heads that minimise the held-out loss."""
+    module = net.module_
+    was_training = module.training
+    module.train(False)
+    X, y = data.tensors()
+    with torch.no_grad():
+        h_parts = _branch_outputs(module, X.to(net.device_))
+        outputs = torch.stack([head(h_parts[0][:, i]) for i, head in
+                               enumerate(module.aux_heads)], dim=1).float().cpu()
+        present = h_parts[1].float().cpu()
+    module.train(was_training)
+    y = y.cpu()
+    raw = torch.zeros(outputs.shape[1], requires_grad=True)
+    optimizer = torch.optim.LBFGS([raw], lr=0.5, max_iter=100)
+    classify = net._combine_kind == "log_prob"
+    log_probs = torch.log_softmax(outputs, dim=2) if classify else outputs
+
+    def objective():
+        optimizer.zero_grad()
+        w = torch.nn.functional.softplus(raw) * present  # (n, blocks)
+        if classify:
+            loss = torch.nn.functional.cross_entropy((w.unsqueeze(2) * log_probs).sum(1), y)
+        else:
+            mean = (w.unsqueeze(2) * log_probs).sum(1) / w.sum(1, keepdim=True).clamp(min=1e-6)
+            loss = torch.nn.functional.mse_loss(mean, y.reshape(mean.shape).float())
+        loss.backward()
+        return loss
+
+    optimizer.step(objective)
+    return torch.nn.functional.softplus(raw).detach().numpy().astype(np.float32)
+
+
+def _branch_outputs(module, X):
+    """``(h, present)`` of a MultimodalModule on X, as its forward computes them."""
+    X = X.float()
+    present = module.presence(X)
+    outputs = []
+    for i, branch in enumerate(module.branches):
+        x = X.index_select(1, getattr(module, f"columns_{i}"))
+        x = torch.where(present[:, i:i + 1], x, torch.zeros_like(x))
+        x = (x - getattr(module, f"shift_{i}")) / getattr(module, f"scale_{i}")
+        outputs.append(branch(x))
+    h = torch.stack(outputs, dim=1) * present.unsqueeze(2).to(outputs[0].dtype)
+    return h, present
+
+
+class GradientBlending(BalanceScheme):
+    """Loss weights of the fused and unimodal heads from their overfitting-to-generalisation
+    ratio on held-out rows (Gradient-Blending, estimated online in a probe run).
+
+    Parameters
+    ----------
+    holdout : float in (0, 1), default=0.25
+        Share of the training rows (whole groups with ``groups``) the probe run holds out.
+    probe_epochs : int, default=8
+        Length of the probe run, in epochs.
+    interval : int, default=2
+        Epochs between two estimates; the weights are the running mean of the estimates.
+    floor : float in [0, 1), default=0.05
+        Least weight of a head (one noisy estimate must not switch a head off).
+    """
+
+    _parameter_constraints = {
+        "holdout": [Real(0, 1, closed="neither")],
+        "probe_epochs": [Integer(1)],
+        "interval": [Integer(1)],
+        "floor": [Real(0, 1, closed="left")],
+    }
+
+    def __init__(self, holdout=0.25, probe_epochs=8, interval=2, floor=0.05):
+        super().__init__(holdout=holdout, probe_epochs=probe_epochs, interval=interval,
+                         floor=floor)
+
+    def fit(self, net, data, **fit_params):
+        train, valid = self.split(net, data)
+        probe_train, probe_valid = data.subset(train), data.subset(valid)
+        net._train(probe_train, initialize=True, epochs=0, **fit_params)
+        n_heads = 1 + _n_blocks(net)
+        net.loss_weights_ = np.full(n_heads, 1.0 / n_heads)
+        before = (head_losses(net, probe_valid), head_losses(net, probe_train))
+        estimates, done = [], 0
+        while done < self.probe_epochs:
+            step = min(self.interval, self.probe_epochs - done)
+            net._train(probe_train, initialize=False, epochs=step, **fit_params)
+            after = (head_losses(net, probe_valid), head_losses(net, probe_train))
+            estimates.append(blend_weights(*before, *after))
+            weights = np.maximum(np.mean(estimates, axis=0), self.floor)
+            net.loss_weights_ = weights / weights.sum()
+            before, done = after, done + step
+        weights = net.loss_weights_
+        net._train(data, initialize=True, **fit_params)
+        net.loss_weights_ = net.balance_weights_ = weights
+        return net
+
+
+def head_losses(net, data):
+    """Loss of the fused head and of each unimodal head on ``data`` (eval mode)."""
+    module = net.module_
+    was_training = module.training
+    module.train(False)
+    X, y = data.tensors()
+    with torch.no_grad():
+        h, present = _branch_outputs(module, X.to(net.device_))
+        y = y.to(h.device)
+        fused = module.head(module.fusion(h, present))
+
+        def loss(pred, target):
+            return float(net.criterion_(pred, target))
+
+        losses = [loss(fused, y)] + [
+            loss(head(h[present[:, i], i]), y[present[:, i]]) if present[:, i].any()
+            else np.nan for i, head in enumerate(module.aux_heads)]
+    module.train(was_training)
+    return np.asarray(losses, dtype=np.float64)
+
+
+def blend_weights(valid_before, train_before, valid_after, train_after):
+    """Gradient-Blending's weights, proportional to dG / dO**2 and normalised to sum 1.
+
+    dG = held-out loss before - after (generalisation gain); dO = the growth of the
+    held-out minus training loss gap (overfitting). A head that did not generalise gets
+    0; a tiny dO is floored at 0.01 so that one head cannot take all the weight.
+    """
+    gain = np.nan_to_num(valid_before - valid_after)
+    overfit = (valid_after - train_after) - (valid_before - train_before)
+    weights = np.clip(gain, 0, None) / np.maximum(np.nan_to_num(overfit), 1e-2) ** 2
+    if not np.isfinite(weights).all() or weights.sum() <= 0:
+        weights = np.ones_like(weights)
+    return weights / weights.sum()
+
+
+class GradientModulation(BalanceScheme):
+    """On-the-fly gradient modulation with generalisation enhancement (OGM-GE).
+
+    Parameters
+    ----------
+    alpha : float > 0, default=1.0
+        Strength of the modulation: the dominant branch's gradient is multiplied by
+        ``1 - tanh(alpha * (ratio - 1))``.
+    noise : bool, default=True
+        Add zero-mean Gaussian noise with the modulated gradient's spread (the "GE").
+    """
+
+    _parameter_constraints = {"alpha": [Real(0, closed="neither")],
+                              "noise": [InstanceOf(bool, description="a bool")]}
+
+    def __init__(self, alpha=1.0, noise=True):
+        super().__init__(alpha=alpha, noise=noise)
+
+    def fit(self, net, data, **fit_params):
+        if net._combine_kind != "log_prob":
+            raise InvalidInputError(
+                "balance='ogm-ge' compares the modalities' softmax scores of the true class: "
+                "it is for classifiers. Use 'ume' or 'gblend' with FusionNetRegressor."
+            )
+        net._train(data, initialize=True, epochs=0, **fit_params)
+        module = net.module_
+        linear = [m for m in module.head.modules() if isinstance(m, torch.nn.Linear)]
+        if type(module.fusion).__name__ != "ConcatFusion" or len(linear) != 1:
+            raise InvalidInputError(
+                "balance='ogm-ge' reads each modality's share of the fused head's scores, so "
+                "it needs fusion='concat' and a linear head (hidden_sizes='auto' or ()); got "
+                f"fusion={net.fusion!r} and hidden_sizes={net.hidden_sizes!r}."
+            )
+        module.keep_branch_outputs = True
+        net._train(data, initialize=False, **fit_params)
+        module.keep_branch_outputs = False
+        module.branch_outputs = None
+        return net
+
+    def after_backward(self, net):
+        module = net.module_
+        h, y = module.branch_outputs, net._last_targets
+        if h is None or y is None:
+            return
+        head = module.head.layers[-1]
+        with torch.no_grad():
+            n_blocks, width = h.shape[1], h.shape[2]
+            weight = head.weight.view(head.weight.shape[0], n_blocks, width)
+            bias = head.bias / n_blocks
+            scores = torch.stack([
+                torch.softmax(h[:, k].float() @ weight[:, k].T.float() + bias, dim=1)
+                .gather(1, y.view(-1, 1)).sum() for k in range(n_blocks)])
+            others = (scores.sum() - scores) / max(n_blocks - 1, 1)
+            ratios = scores / others.clamp(min=1e-12)
+            for k in range(n_blocks):
+                ratio = float(ratios[k])
+                if ratio <= 1:
+                    continue
+                coefficient = 1.0 - np.tanh(self.alpha * (ratio - 1.0))
+                for param in module.branches[k].parameters():
+                    if param.grad is None:
+                        continue
+                    param.grad.mul_(coefficient)
+                    if self.noise:
+                        param.grad.add_(torch.randn_like(param.grad) * param.grad.std())
+        module.branch_outputs = None
+
+
+#: ``balance=`` names -> scheme classes.
+BALANCES = {"ume": UnimodalEnsemble, "gblend": GradientBlending, "ogm-ge": GradientModulation}
+
+
+def make_balance(name, params):
+    """The scheme ``name`` with its routed hyperparameters ``params`` (``balance__<x>``)."""
+    cls = BALANCES[name]
+    accepted = set(inspect.signature(cls).parameters)
+    unknown = sorted(set(params) - accepted)
+    if unknown:
+        raise InvalidInputError(
+            f"balance={name!r} takes the hyperparameters {sorted(accepted)} (as "
+            f"balance__<name>); got unknown {['balance__' + u for u in unknown]}."
+        )
+    return cls(**params)

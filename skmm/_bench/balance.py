@@ -45,10 +45,11 @@ import numpy as np
 
 from ._harness import load_real_data, torch_threads
 
-SIZES = {  # rows (None: all 3,000), seeds, net epochs (None: the nets' default), workers
-    "full": dict(n=None, seeds=5, epochs=None, jobs=2),
-    "quick": dict(n=None, seeds=2, epochs=None, jobs=2),
-    "tiny": dict(n=150, seeds=1, epochs=2, jobs=1),
+SIZES = {  # rows (None: all 3,000), seeds, outer folds fitted (of 3), net epochs (None: the
+    # nets' defaults; else also G-Blend's probe run), workers
+    "full": dict(n=None, seeds=5, folds=3, epochs=None, jobs=2),
+    "quick": dict(n=None, seeds=2, folds=3, epochs=None, jobs=2),
+    "tiny": dict(n=150, seeds=1, folds=1, epochs=2, jobs=1),
 }
 VARIANTS = ("clean", "hard")
 FOLD_KINDS = ("group", "shuffled")
@@ -113,6 +114,8 @@ def net(seed, epochs, **params):
 
     if epochs is not None:
         params["max_epochs"] = epochs
+        if params.get("balance") == "gblend":
+            params.update(balance__probe_epochs=epochs, balance__interval=1)
     return FusionNetClassifier(random_state=seed, device="cpu", **params)
 
 
@@ -217,13 +220,14 @@ def run(session):
         values, names, y, groups = data[variant]
         for kind in FOLD_KINDS:
             for seed in seeds:
-                for fold, (train, test) in enumerate(outer_splits(kind, y, groups, seed)):
+                splits = outer_splits(kind, y, groups, seed)[:c["folds"]]
+                for fold, (train, test) in enumerate(splits):
                     for method in ORDER:
                         jobs_list.append(((variant, kind, seed, fold, method), train, test))
     # longest fits first over the whole run, so that the workers finish together
     jobs_list.sort(key=lambda job: ORDER.index(job[0][4]))
     session.echo(f"{len(jobs_list)} fits ({len(METHODS)} methods x {len(VARIANTS)} variants x "
-                 f"{len(FOLD_KINDS)} fold kinds x {len(seeds)} seed(s) x {N_FOLDS} folds), "
+                 f"{len(FOLD_KINDS)} fold kinds x {len(seeds)} seed(s) x {c['folds']} folds), "
                  f"{jobs} at a time")
     t1 = time.perf_counter()
     results = Parallel(n_jobs=jobs, verbose=5 if session.size != "tiny" else 0)(
@@ -237,8 +241,8 @@ def run(session):
     checks = done_when(table)
     for case, baseline, base_value, value in checks["rows"]:
         session.add_row(case, baseline, base_value, value, measure="accuracy")
-    lines = report(session, table, checks, seeds, epochs, jobs, len(data["clean"][2]),
-                   extract_time, wall, len(results))
+    lines = report(session, table, checks, seeds, c["folds"], epochs, jobs,
+                   len(data["clean"][2]), extract_time, wall, len(results))
     return "Balanced multimodal training on AV-Digits (clean and hard)", lines
 
 
@@ -314,7 +318,8 @@ def _sd(value):
     return "-" if np.isnan(value) else f"{value:.4f}"
 
 
-def report(session, table, checks, seeds, epochs, jobs, n_rows, extract_time, wall, n_fits):
+def report(session, table, checks, seeds, folds, epochs, jobs, n_rows, extract_time, wall,
+           n_fits):
     """The Markdown lines of the results: the protocol, one table per cell, the checks."""
     loaded = session.peak_load is not None and session.peak_load > session.cores
     timing = ("**The load average went above the usable cores during the run: the fit times "
@@ -333,7 +338,9 @@ def report(session, table, checks, seeds, epochs, jobs, n_rows, extract_time, wa
         f"Outer folds: {FOLD_LABELS['group']} over the speakers (group: the same partition for "
         f"every seed) and {FOLD_LABELS['shuffled']} with random_state=seed (shuffled); "
         f"{len(seeds)} seed(s) ({', '.join(map(str, seeds))}), each seed's accuracy the mean "
-        "over its 3 folds; mean ± sd (ddof=1) over seeds. Inner validation the same way as the "
+        + (f"over its {N_FOLDS} folds" if folds == N_FOLDS else
+           f"over the first {folds} of its {N_FOLDS} folds (only those were fitted)")
+        + "; mean ± sd (ddof=1) over seeds. Inner validation the same way as the "
         "outer folds: under group folds the nets get `fit(X, y, groups=<training speakers>)` "
         "and late fusion stacks out-of-fold predictions of GroupKFold(3) over the training "
         "speakers; under shuffled folds both are stratified and shuffled.",
@@ -345,7 +352,8 @@ def report(session, table, checks, seeds, epochs, jobs, n_rows, extract_time, wa
         "of the standardised LR per modality under `LogisticRegression(max_iter=2000)`; "
         "layer-level = `FusionNetClassifier(random_state=seed)` on all columns, and with "
         f"`balance=` each of {', '.join(map(repr, BALANCES))}. Nets: "
-        + ("their default epochs" if epochs is None else f"max_epochs={epochs}")
+        + ("their default epochs" if epochs is None else
+           f"max_epochs={epochs} (and G-Blend's probe run {epochs} epochs)")
         + ", device cpu.",
         "",
         f"{n_fits} fits, each in its own worker on one torch thread, {jobs} at a time: "

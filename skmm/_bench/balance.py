@@ -230,10 +230,14 @@ def run(session):
                  f"{len(FOLD_KINDS)} fold kinds x {len(seeds)} seed(s) x {c['folds']} folds), "
                  f"{jobs} at a time")
     t1 = time.perf_counter()
-    results = Parallel(n_jobs=jobs, verbose=5 if session.size != "tiny" else 0)(
-        delayed(run_one)(task, *data[task[0]], train, test, epochs)
-        for task, train, test in jobs_list
-    )
+    results = []
+    for result in Parallel(n_jobs=jobs, verbose=5 if session.size != "tiny" else 0,
+                           return_as="generator")(
+            delayed(run_one)(task, *data[task[0]], train, test, epochs)
+            for task, train, test in jobs_list):
+        results.append(result)
+        if len(results) % 10 == 0:  # the load while the fits run, not only around them
+            session.sample_load()
     wall = time.perf_counter() - t1
     session.sample_load()
 

@@ -18,6 +18,7 @@ _LAZY = {
     # each feature module adds its public names here, e.g. "AudioLogMel": "skmm.audio"
     "AudioLogMel": "skmm.audio",
     "AudioMFCC": "skmm.audio",
+    "AudioEmbedder": "skmm.audio",
     "ImagePixels": "skmm.image",
     "ImageColorHistogram": "skmm.image",
     "ImageEmbedder": "skmm.image",

@@ -73,6 +73,9 @@ on_error : {"raise", "warn", "ignore"}, default="raise"
     "add_indicator": """\
 add_indicator : bool, default=False
     Append a ``present`` column: 1.0 for decoded cells, 0.0 for missing or bad ones.""",
+    "fill_value": """\
+fill_value : float, default=0.0
+    Value of every feature of a missing row.""",
     "cache": """\
 cache : None, False, str, os.PathLike or skmm.FeatureCache, default=None
     Feature cache (see :mod:`skmm.cache`): rows of cells seen before are read back

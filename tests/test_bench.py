@@ -297,7 +297,43 @@ def test_benchmark_scripts_are_thin_wrappers(tmp_path):
     assert not any(tmp_path.iterdir())
 
 
+@pytest.mark.realdata
+def test_audio_embedder_with_a_local_model_folder_writes_its_table(
+        tmp_path, fsdd_home, monkeypatch, capsys):
+    pytest.importorskip("transformers", reason="AudioEmbedder's models need transformers")
+    from conftest import tiny_wav2vec2_folder
+
+    monkeypatch.setenv("SKMM_DATA", str(fsdd_home))
+    monkeypatch.setenv("SKMM_BENCH_AUDIO_MODEL", tiny_wav2vec2_folder())
+    monkeypatch.setenv("SKMM_BENCH_AUDIO_STATS", "mean")
+    assert main(["bench", "--only", "audio_embedder", "--tiny", "--results", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    text = (tmp_path / "audio_embedder_tiny.md").read_text()
+    assert "| held-out speaker | AudioMFCC(20, deltas=1), mean+std |" in text
+    assert "| **mean** |" in text and "RANDOM" not in text
+    assert re.search(r"^audio_embedder +\| speaker-held-out accuracy +\| accuracy ", out,
+                     flags=re.M), out
+
+
+@pytest.mark.realdata
+def test_audio_embedder_script_with_random_weights_prints_and_writes_nothing(
+        tmp_path, fsdd_home):
+    pytest.importorskip("transformers", reason="AudioEmbedder's models need transformers")
+    results = ROOT / "benchmarks" / "results"
+    before = sorted(results.iterdir())
+    env = _subprocess_env(SKMM_DATA=str(fsdd_home))
+    env.pop("SKMM_BENCH_AUDIO_MODEL", None)
+    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench_audio_embedder.py"),
+                           "--random-init", "tiny", "--tiny", "--stats", "mean"],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "RANDOM WEIGHTS" in done.stdout and "| **mean** |" in done.stdout
+    assert "skipped: audio_embedder: results not written" in done.stdout
+    assert sorted(results.iterdir()) == before and not any(tmp_path.iterdir())
+
+
 @pytest.mark.slow
+@pytest.mark.realdata
 def test_balance_end_to_end_at_tiny_sizes(tmp_path, fsdd_home, capsys):
     from skmm._bench import balance
 

@@ -455,14 +455,16 @@ def test_two_processes_filling_one_cache_agree(tmp_path):
 
 @pytest.mark.realdata
 def test_real_extractors_use_the_global_cache_unchanged(fsdd_home, tmp_path, monkeypatch):
-    from skmm.audio import AudioLogMel
+    from skmm.audio import AudioEmbedder, AudioLogMel
     from skmm.datasets import load_av_digits
     from skmm.image import ImageEmbedder
+
+    from conftest import tiny_wav2vec2_folder
 
     X, _ = load_av_digits(data_home=fsdd_home, return_X_y=True)
     X = X.iloc[:24]
     rows = collections.Counter()
-    for cls in (AudioLogMel, ImageEmbedder):
+    for cls in (AudioLogMel, ImageEmbedder, AudioEmbedder):
         original = cls._extract_batch
 
         def counted(self, decoded, _original=original, _name=cls.__name__):
@@ -472,11 +474,17 @@ def test_real_extractors_use_the_global_cache_unchanged(fsdd_home, tmp_path, mon
         monkeypatch.setattr(cls, "_extract_batch", counted)
     audio = AudioLogMel(sr=8000, n_fft=256, hop_length=80, n_mels=20)
     image = ImageEmbedder(device="cpu")
-    plain = (audio.fit_transform(X["audio"]), image.fit_transform(X["image"]))
+    embedder = AudioEmbedder(tiny_wav2vec2_folder(), duration=1.0, device="cpu")
+
+    def run():
+        return (clone(audio).fit_transform(X["audio"]), clone(image).fit_transform(X["image"]),
+                clone(embedder).fit_transform(X["audio"]))
+
+    plain = run()
     with skmm.config_context(cache=str(tmp_path)):
-        first = (clone(audio).fit_transform(X["audio"]), clone(image).fit_transform(X["image"]))
+        first = run()
         rows.clear()
-        again = (clone(audio).fit_transform(X["audio"]), clone(image).fit_transform(X["image"]))
+        again = run()
         assert sum(rows.values()) == 0
         clone(audio).set_params(n_mels=16).fit_transform(X["audio"])  # another parameter: misses
         assert rows["AudioLogMel"] == 24

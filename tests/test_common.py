@@ -24,8 +24,12 @@ from sklearn.utils import estimator_checks as checks
 import skmm
 from skmm.datasets import make_multimodal_classification
 
-# Estimators that need constructor arguments to be runnable in a test (kept tiny).
+from conftest import tiny_wav2vec2_folder
+
+# Estimators that need constructor arguments to be runnable in a test (kept tiny); a
+# callable value is called when the estimator is made (a model folder written on demand).
 TEST_PARAMS = {
+    "AudioEmbedder": {"model": tiny_wav2vec2_folder, "device": "cpu", "stats": ("mean", "std")},
     "FusionNetClassifier": {"hidden_sizes": (8,), "max_epochs": 2},
     "FusionNetRegressor": {"hidden_sizes": (8,), "max_epochs": 2},
 }
@@ -61,7 +65,7 @@ def all_estimators():
 
 
 def make_estimator(cls):
-    params = dict(TEST_PARAMS.get(cls.__name__, {}))
+    params = {k: v() if callable(v) else v for k, v in TEST_PARAMS.get(cls.__name__, {}).items()}
     if "random_state" in inspect.signature(cls).parameters:
         params.setdefault("random_state", 0)
     return cls(**params)

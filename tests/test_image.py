@@ -263,12 +263,13 @@ def test_bfloat16_precision_runs_under_autocast_and_returns_float32():
 
 def test_named_torchvision_backbones_need_the_vision_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "torchvision", None)
+    monkeypatch.setitem(sys.modules, "timm", None)
     with pytest.raises(MissingDependencyError, match=r"pip install 'skmm\[vision\]'"):
         ImageEmbedder(backbone="resnet18", device="cpu").fit(random_images(1))
 
 
 class TinyResNet(nn.Module):
-    """The attribute layout of torchvision's ResNet, at toy size."""
+    """The attribute layout and forward pass of torchvision's ResNet, at toy size."""
 
     def __init__(self):
         super().__init__()
@@ -281,6 +282,12 @@ class TinyResNet(nn.Module):
         self.avgpool = nn.AdaptiveAvgPool2d(1)
         self.fc = nn.Linear(6, 1000)
 
+    def forward(self, x):
+        for name, module in self.named_children():
+            x = torch.flatten(x, 1) if name == "fc" else x
+            x = module(x)
+        return x
+
 
 @pytest.fixture
 def fake_torchvision(monkeypatch):
@@ -288,13 +295,13 @@ def fake_torchvision(monkeypatch):
 
     def get_model(name, weights=None):
         calls.append((name, weights))
-        torch.manual_seed(0)
         return TinyResNet()
 
     models = types.SimpleNamespace(
         list_models=lambda module=None: ["resnet18"], get_model=get_model
     )
     monkeypatch.setitem(sys.modules, "torchvision", types.SimpleNamespace(models=models))
+    monkeypatch.setitem(sys.modules, "timm", None)
     return calls
 
 
@@ -305,19 +312,48 @@ def test_torchvision_backbones_drop_the_head_and_use_imagenet_normalisation(
     emb = ImageEmbedder(backbone="resnet18", size=16, device="cpu").fit(images)
     assert fake_torchvision == [("resnet18", "DEFAULT")] and emb.size_ == (16, 16)
     out = emb.transform(images)
-    torch.manual_seed(0)  # the fake get_model's seed: the same network
-    trunk = nn.Sequential(*list(TinyResNet().children())[:-2])
+    with torch.random.fork_rng():
+        torch.manual_seed(0)  # random initialisations are drawn from seed 0: the same network
+        trunk = nn.Sequential(*list(TinyResNet().children())[:-2])
     expected = pool_avg(trunk, images, _backbones.IMAGENET_MEAN, _backbones.IMAGENET_STD)
     np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-6)
+    assert isinstance(emb.model_.trunk.fc, nn.Identity) and emb.embedding_dim_ == 6
+    maxed = ImageEmbedder(backbone="resnet18", size=16, pooling="max", device="cpu").fit(images)
+    assert isinstance(maxed.model_.trunk.avgpool, nn.AdaptiveMaxPool2d)
+    assert np.all(maxed.transform(images) >= out - 1e-6)
     network = TinyResNet()
     path = tmp_path / "resnet.pt"
     torch.save(network.state_dict(), path)
     assert ImageEmbedder(backbone="resnet18", weights=path).fit(images).size_ == (224, 224)
     assert fake_torchvision[-1] == ("resnet18", None)
+    ImageEmbedder(backbone="torchvision:resnet18", weights=None, size=16).fit(images)
+    assert fake_torchvision[-1] == ("resnet18", None)
     with pytest.raises(InvalidInputError, match="neither built in"):
         ImageEmbedder(backbone="resnet1800", device="cpu").fit(images)
     with pytest.raises(InvalidInputError, match="mode='RGB'"):
         ImageEmbedder(backbone="resnet18", mode="L", device="cpu").fit(images)
+
+
+def test_offline_downloads_name_the_model_the_cache_and_a_local_file(monkeypatch):
+    from urllib.error import URLError
+
+    def get_model(name, weights=None):
+        if weights is not None:
+            raise URLError("[Errno -3] Temporary failure in name resolution")
+        return TinyResNet()
+
+    models = types.SimpleNamespace(list_models=lambda module=None: ["resnet18"],
+                                   get_model=get_model)
+    monkeypatch.setitem(sys.modules, "torchvision", types.SimpleNamespace(models=models))
+    monkeypatch.setitem(sys.modules, "timm", None)
+    with pytest.raises(InvalidInputError) as info:
+        ImageEmbedder(backbone="resnet18", device="cpu").fit(random_images(1))
+    message = str(info.value)
+    assert "'resnet18'" in message and torch.hub.get_dir() in message
+    assert "weights='/path/to/file.pth'" in message and "name resolution" in message
+    assert isinstance(info.value.__cause__, URLError)
+    # random weights need no download
+    ImageEmbedder(backbone="resnet18", weights=None, size=16, device="cpu").fit(random_images(1))
 
 
 # --------------------------------------------------------------------------- the data contract
@@ -369,6 +405,10 @@ def test_parameters_are_checked_in_fit():
         (ImageEmbedder(precision="int8", device="cpu"), "precision"),
         (ImageEmbedder(backbone=3, device="cpu"), "backbone"),
         (ImageEmbedder(backbone=nn.Identity(), weights="w.pt", device="cpu"), "weights applies"),
+        (ImageEmbedder(weights="pretrained", device="cpu"), "no pretrained weights"),
+        (ImageEmbedder(weights=3, device="cpu"), "weights must be"),
+        (ImageEmbedder(backbone_kwargs={"img_size": 8}, device="cpu"), "backbone_kwargs applies"),
+        (ImageEmbedder(backbone_kwargs=[1], device="cpu"), "backbone_kwargs must be"),
         (ImageEmbedder(device="tpu"), "device"),
         (ImageEmbedder(backbone=nn.Linear(5, 2), size=4, device="cpu"), r"\(1, 3, 4, 4\)"),
     ]:

@@ -19,6 +19,7 @@ BENCHMARKS = {
     "search": ("time", ("cpu",)),
     "text": ("accuracy", ("cpu",)),
     "fusion": ("accuracy", ("cpu",)),
+    "audio_embedder": ("accuracy", ("cpu", "gpu")),
     "balance": ("accuracy", ("cpu",)),
 }
 #: What runs without --only, per protocol.

@@ -26,6 +26,7 @@ for the static features), indices are zero-padded to a fixed width.
 """
 
 from ._decode import decode_audio, resample
+from ._embedder import AudioEmbedder
 from ._extractors import AudioLogMel, AudioMFCC
 
-__all__ = ["AudioLogMel", "AudioMFCC", "decode_audio", "resample"]
+__all__ = ["AudioEmbedder", "AudioLogMel", "AudioMFCC", "decode_audio", "resample"]

@@ -75,8 +75,7 @@ AUDIO_PARAMS = join_docs(
     EXTRACTOR_PARAMS["n_jobs"],
     EXTRACTOR_PARAMS["on_error"],
     EXTRACTOR_PARAMS["add_indicator"],
-    """fill_value : float, default=0.0
-    Value of every feature of a missing row.""",
+    EXTRACTOR_PARAMS["fill_value"],
     EXTRACTOR_PARAMS["cache"],
     EXTRACTOR_PARAMS["verbose"],
 )

@@ -44,6 +44,8 @@ def _as_stats(stats):
 POSITIVE = Real(0, np.inf, closed="neither")
 NON_NEGATIVE = Real(0, np.inf, closed="left")
 FINITE = Satisfies(lambda v: Real().is_satisfied_by(v) and bool(np.isfinite(v)), "a finite number")
+STATS = Satisfies(lambda s: _as_stats(s) is not None,
+                  f"a non-empty list of distinct names among {STAT_CHOICES}")
 _ODD = Satisfies(lambda w: Integer(3).is_satisfied_by(w) and w % 2 == 1, "an odd integer >= 3")
 
 
@@ -66,11 +68,7 @@ class _SpectralAudioExtractor(BaseExtractor):
         ),
         "duration": ([None, POSITIVE], "Seconds; None keeps each clip's length."),
         "output": [Options("stats", "frames")],
-        "stats": (
-            [Satisfies(lambda s: _as_stats(s) is not None,
-                       f"a non-empty list of distinct names among {STAT_CHOICES}")],
-            "E.g. stats=('mean', 'std').",
-        ),
+        "stats": ([STATS], "E.g. stats=('mean', 'std')."),
         "deltas": (
             [Options(0, 1, 2)],
             "0: none, 1: add first-order deltas, 2: first and second-order ones.",

@@ -29,7 +29,7 @@ import numpy as np
 
 _LIBRARIES = (
     "numpy", "scipy", "scikit-learn", "torch", "torchvision", "torchaudio", "librosa", "soxr",
-    "soundfile", "Pillow", "gensim", "sentence-transformers", "transformers",
+    "soundfile", "Pillow", "gensim", "sentence-transformers", "transformers", "timm",
 )
 _HASH_FILES = ("stat", "content")
 _TEXT_MAX_PATH = 4096

@@ -1,4 +1,5 @@
-"""Image extractors: raw pixels, colour histograms and frozen CNN embeddings.
+"""Image extractors: raw pixels, colour histograms and frozen embeddings (built-in CNN,
+timm or torchvision model, or any module).
 
 Each takes one column of image cells (paths, encoded bytes, ``PIL.Image`` objects or
 arrays, see DESIGN.md section 1), decodes it in threads with
@@ -12,7 +13,8 @@ so ``X.reshape(-1, C, H, W)`` recovers the images; :func:`pixel_grid_shape` read
 
 from .._naming import pixel_grid_shape, pixel_names
 from ._decode import decode_image
-from ._extractors import ImageColorHistogram, ImageEmbedder, ImagePixels
+from ._embedder import ImageEmbedder
+from ._extractors import ImageColorHistogram, ImagePixels
 
 __all__ = [
     "ImageColorHistogram", "ImageEmbedder", "ImagePixels", "decode_image", "pixel_grid_shape",

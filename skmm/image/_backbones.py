@@ -1,7 +1,9 @@
 """CNN backbones of :class:`~skmm.image.ImageEmbedder`: building, weights files, a shared cache.
 
-A backbone is reduced to its convolutional *trunk*, an ``nn.Module`` mapping a float
-batch ``(B, C, H, W)`` to a feature map ``(B, D, h, w)`` (or already pooled ``(B, D)``).
+A backbone is reduced to its *trunk*, an ``nn.Module`` mapping a float batch
+``(B, C, H, W)`` to a feature map ``(B, D, h, w)`` (or already pooled ``(B, D)``): for
+timm and torchvision models, the model itself less its classifier, pooling as it was
+trained (see :mod:`skmm.image._library_backbones`).
 :class:`EmbeddingNet` wraps a trunk with the input conversion (uint8 channels-last
 pixels to normalised floats, on the device) and the global pooling.
 
@@ -18,7 +20,6 @@ from collections import OrderedDict
 import torch
 from torch import nn
 
-from .._deps import import_optional
 from ..exceptions import InvalidInputError
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -91,7 +92,9 @@ def weights_fingerprint(path):
     if not os.path.isfile(path):
         raise InvalidInputError(
             f"weights file '{path}' not found (working directory is '{os.getcwd()}'); pass "
-            "the path of a file written by torch.save(model.state_dict(), path), or weights=None."
+            "the path of a file written by torch.save(model.state_dict(), path), or one of "
+            "weights='default' (pretrained where the model has such weights), 'pretrained' "
+            "or None (random initialisation)."
         )
     stat = os.stat(path)
     return os.path.abspath(path), stat.st_mtime_ns, stat.st_size
@@ -155,50 +158,27 @@ def load_weights(network, path, what):
 # --------------------------------------------------------------------------- named backbones
 
 
-def _torchvision_trunk(network, name):
-    if isinstance(getattr(network, "features", None), nn.Module):
-        return network.features  # VGG, AlexNet, MobileNet, EfficientNet, ConvNeXt, DenseNet
-    if all(hasattr(network, a) for a in ("conv1", "layer4", "fc")):  # ResNet, ResNeXt
-        return nn.Sequential(
-            *[m for n, m in network.named_children() if n not in ("avgpool", "fc")]
-        )
-    raise InvalidInputError(
-        f"backbone={name!r}: skmm does not know where the convolutional trunk of "
-        f"{type(network).__name__} ends. Build the trunk yourself and pass the nn.Module "
-        "as backbone=..."
-    )
+def _build_named(name, weights, in_channels, pooling=None, kwargs=None):
+    """(trunk, mean, std, default size) for a named backbone, weights loaded, on the CPU.
 
+    ``weights``: "default" or "pretrained" (the model's pretrained weights; simple-cnn's
+    seeded initialisation for "default"), None (a seeded random initialisation) or a
+    state dict file. timm and torchvision models come from :mod:`skmm.image._library_backbones`.
+    """
+    from . import _library_backbones as library
 
-def _torchvision_network(name, weights):
-    tv = import_optional("torchvision", "vision", purpose=f"ImageEmbedder(backbone={name!r})")
-    available = tv.models.list_models(module=tv.models)
-    if name not in available:
-        raise InvalidInputError(
-            f"backbone={name!r} is neither built in {BUILTIN_BACKBONES} nor a torchvision "
-            f"classification model (e.g. {sorted(available)[:8]}); pass one of those names "
-            "or an nn.Module."
-        )
-    # weights=None asks for torchvision's pretrained default; a file replaces them.
-    return tv.models.get_model(name, weights="DEFAULT" if weights is None else None)
-
-
-def _build_named(name, weights, in_channels):
-    """(trunk, mean, std) for a named backbone, weights loaded, on the CPU."""
+    file = library.is_weights_file(weights)
     if name == "simple-cnn":
-        network = simple_cnn(in_channels)
-        mean = std = None
-    else:
-        if in_channels != 3:
-            raise InvalidInputError(
-                f"backbone={name!r} takes RGB images; use mode='RGB' (grey images are "
-                "repeated over the three channels)."
-            )
-        network = _torchvision_network(name, weights)
-        mean, std = IMAGENET_MEAN, IMAGENET_STD
-    if weights is not None:
-        load_weights(network, weights, f"backbone {name!r}")
-    trunk = network if name == "simple-cnn" else _torchvision_trunk(network, name)
-    return trunk, mean, std
+        trunk = simple_cnn(in_channels)
+        if file:
+            load_weights(trunk, weights, f"backbone {name!r}")
+        return trunk, None, None, (32, 32)
+    if in_channels != 3:
+        raise InvalidInputError(
+            f"backbone={name!r} takes RGB images; use mode='RGB' (grey images are "
+            "repeated over the three channels)."
+        )
+    return library.build(name, weights, pooling, kwargs, load_weights)
 
 
 def _prepare(trunk, device):
@@ -213,21 +193,27 @@ _cache = OrderedDict()
 _cache_lock = threading.Lock()
 
 
-def get_trunk(name, weights, in_channels, device):
-    """(trunk, mean, std) of a named backbone, frozen in eval mode on ``device``.
+def get_trunk(name, weights, in_channels, device, pooling=None, kwargs=None):
+    """(trunk, mean, std, default size) of a named backbone, frozen in eval mode on ``device``.
 
-    Built once per (name, weights file path + mtime + size, channels, device) and
-    shared: a least-recently-used cache holds the last few, so the clones of a grid
-    search load the backbone once.
+    Built once per (name, weights keyword or file path + mtime + size, channels, device,
+    and for timm/torchvision models pooling and keyword arguments) and shared: a
+    least-recently-used cache holds the last few, so the clones of a grid search load
+    the backbone once.
     """
-    fingerprint = None if weights is None else weights_fingerprint(weights)
-    key = (name, fingerprint, in_channels, str(device))
+    from ._library_backbones import is_weights_file
+
+    weights_key = weights_fingerprint(weights) if is_weights_file(weights) else weights
+    if name == "simple-cnn":
+        pooling = kwargs = None  # pooled by EmbeddingNet, so shared across poolings
+    kwargs_key = None if not kwargs else repr(sorted(kwargs.items()))
+    key = (name, weights_key, in_channels, str(device), pooling, kwargs_key)
     with _cache_lock:
         if key in _cache:
             _cache.move_to_end(key)
             return _cache[key]
-        trunk, mean, std = _build_named(name, weights, in_channels)
-        entry = (_prepare(trunk, device), mean, std)
+        trunk, mean, std, size = _build_named(name, weights, in_channels, pooling, kwargs)
+        entry = (_prepare(trunk, device), mean, std, size)
         _cache[key] = entry
         while len(_cache) > _CACHE_SIZE:
             _cache.popitem(last=False)
@@ -244,7 +230,7 @@ def user_trunk(module, device):
     """A frozen eval-mode deep copy of a user's module on ``device`` (the original is untouched)."""
     if not isinstance(module, nn.Module):
         raise InvalidInputError(
-            f"backbone must be one of {BUILTIN_BACKBONES}, a torchvision model name or a "
+            f"backbone must be one of {BUILTIN_BACKBONES}, a timm or torchvision model name or a "
             f"torch.nn.Module, got {type(module).__name__}."
         )
     return _prepare(copy.deepcopy(module), device)
@@ -275,7 +261,7 @@ class EmbeddingNet(nn.Module):
         features = self.trunk(x)
         if features.ndim == 4:
             features = features.float()
-            return features.mean((2, 3)) if self.pooling == "avg" else features.amax((2, 3))
+            return features.amax((2, 3)) if self.pooling == "max" else features.mean((2, 3))
         return features.flatten(1).float()
 
 

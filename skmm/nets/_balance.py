@@ -91,7 +91,13 @@ class UnimodalEnsemble(BalanceScheme):
 
 
 def fit_combination(net, data):
-    """Non-negative weights of the per-branch heads that minimise the held-out loss."""
+    """Weights of the per-branch heads, from held-out rows.
+
+    The head that is the most accurate there (the lowest squared error, for regression)
+    gets weight 1; each other head, in order of accuracy, the weight in [0, 1] (steps of
+    0.1) that gives the combination the lowest held-out loss. No head outweighs the best
+    one: a modality that is confidently wrong on new groups cannot take the lead.
+    """
     module = net.module_
     was_training = module.training
     module.train(False)
@@ -103,24 +109,37 @@ def fit_combination(net, data):
         present = h_parts[1].float().cpu()
     module.train(was_training)
     y = y.cpu()
-    raw = torch.zeros(outputs.shape[1], requires_grad=True)
-    optimizer = torch.optim.LBFGS([raw], lr=0.5, max_iter=100)
     classify = net._combine_kind == "log_prob"
-    log_probs = torch.log_softmax(outputs, dim=2) if classify else outputs
+    if classify:
+        outputs = torch.log_softmax(outputs, dim=2)
+        scores = [float((outputs[present[:, k] > 0, k].argmax(1) == y[present[:, k] > 0])
+                        .float().mean()) if (present[:, k] > 0).any() else -1.0
+                  for k in range(outputs.shape[1])]
+    else:
+        scores = [-float(torch.mean((outputs[:, k] - y.reshape(outputs[:, k].shape)) ** 2))
+                  for k in range(outputs.shape[1])]
+    weights = np.zeros(outputs.shape[1], dtype=np.float32)
+    leader = int(np.argmax(scores))
+    weights[leader] = 1.0
+    for k in np.argsort(scores)[::-1][1:]:
+        losses = []
+        for candidate in _GRID:
+            weights[k] = candidate
+            losses.append(_combined_loss(outputs, present, y, weights, classify))
+        weights[k] = _GRID[int(np.argmin(losses))]
+    return weights
 
-    def objective():
-        optimizer.zero_grad()
-        w = torch.nn.functional.softplus(raw) * present  # (n, blocks)
-        if classify:
-            loss = torch.nn.functional.cross_entropy((w.unsqueeze(2) * log_probs).sum(1), y)
-        else:
-            mean = (w.unsqueeze(2) * log_probs).sum(1) / w.sum(1, keepdim=True).clamp(min=1e-6)
-            loss = torch.nn.functional.mse_loss(mean, y.reshape(mean.shape).float())
-        loss.backward()
-        return loss
 
-    optimizer.step(objective)
-    return torch.nn.functional.softplus(raw).detach().numpy().astype(np.float32)
+#: Relative weights tried for each head after the best one (whose weight is 1).
+_GRID = np.linspace(0.0, 1.0, 11)
+
+
+def _combined_loss(outputs, present, y, weights, classify):
+    w = torch.as_tensor(weights) * present  # (n, blocks)
+    if classify:
+        return float(torch.nn.functional.cross_entropy((w.unsqueeze(2) * outputs).sum(1), y))
+    mean = (w.unsqueeze(2) * outputs).sum(1) / w.sum(1, keepdim=True).clamp(min=1e-6)
+    return float(torch.nn.functional.mse_loss(mean, y.reshape(mean.shape).float()))
 
 
 def _branch_outputs(module, X):
@@ -295,13 +314,18 @@ BALANCES = {"ume": UnimodalEnsemble, "gblend": GradientBlending, "ogm-ge": Gradi
 
 
 def make_balance(name, params):
-    """The scheme ``name`` with its routed hyperparameters ``params`` (``balance__<x>``)."""
+    """The scheme ``name`` with the routed hyperparameters (``balance__<x>``) it takes.
+
+    A hyperparameter that another scheme takes is ignored (one grid may span several
+    schemes); one that no scheme takes is refused as a typo.
+    """
     cls = BALANCES[name]
     accepted = set(inspect.signature(cls).parameters)
-    unknown = sorted(set(params) - accepted)
+    known = {p for scheme in BALANCES.values() for p in inspect.signature(scheme).parameters}
+    unknown = sorted(set(params) - known)
     if unknown:
         raise InvalidInputError(
             f"balance={name!r} takes the hyperparameters {sorted(accepted)} (as "
             f"balance__<name>); got unknown {['balance__' + u for u in unknown]}."
         )
-    return cls(**params)
+    return cls(**{k: v for k, v in params.items() if k in accepted})

@@ -330,3 +330,27 @@ def test_audio_embedder_script_with_random_weights_prints_and_writes_nothing(
     assert "RANDOM WEIGHTS" in done.stdout and "| **mean** |" in done.stdout
     assert "skipped: audio_embedder: results not written" in done.stdout
     assert sorted(results.iterdir()) == before and not any(tmp_path.iterdir())
+
+
+@pytest.mark.slow
+@pytest.mark.realdata
+def test_balance_end_to_end_at_tiny_sizes(tmp_path, fsdd_home, capsys):
+    from skmm._bench import balance
+
+    code = main(["bench", "--only", "balance", "--tiny", "--results", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    text = (tmp_path / "balance_tiny.md").read_text()
+    assert "does not apply (accuracy benchmark" in text and "1 seed(s) (0)" in text
+    for variant in balance.VARIANTS:
+        for kind in balance.FOLD_KINDS:
+            assert f"### {variant}, {kind} folds" in text
+    for method in balance.METHODS:  # one row per method in each of the 4 tables
+        assert text.count(f"| {method} | ") == 4, method
+    for b in balance.BALANCES:
+        assert f"fit time of layer-level net, balance={b!r} / default net" in text
+    assert re.search(r"\*\*(PASS|FAIL)\*\* clean, group folds: default net", text)
+    assert "- hard, shuffled folds: best layer-level net" in text
+    for case in ("default net, clean, group folds", "default net, hard, group folds",
+                 "best layer-level net, hard, shuffled"):
+        assert re.search(rf"^balance +\| {re.escape(case)} +\| accuracy", out, flags=re.M), case

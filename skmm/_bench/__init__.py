@@ -13,6 +13,7 @@ search          time      GridSearchCV over extractors with and without the feat
 text            accuracy  gensim and sentence-embedding extractors against TF-IDF (AG News)
 fusion          accuracy  the fusion levels and operators on AV-Digits (hard)
 audio_embedder  accuracy  AudioEmbedder against AudioMFCC, speaker-held-out folds (FSDD)
+balance         accuracy  balanced training (``balance=``) against the plain baselines
 ==============  ========  ===================================================================
 
 The ``benchmarks/bench_*.py`` scripts of the repository are thin wrappers of these.

@@ -20,6 +20,7 @@ BENCHMARKS = {
     "text": ("accuracy", ("cpu",)),
     "fusion": ("accuracy", ("cpu",)),
     "audio_embedder": ("accuracy", ("cpu", "gpu")),
+    "balance": ("accuracy", ("cpu",)),
 }
 #: What runs without --only, per protocol.
 DEFAULTS = {"cpu": ("audio", "head", "image", "search"), "gpu": ("head", "image", "audio")}
@@ -36,7 +37,9 @@ protocols:
         (random weights, 224 px, bfloat16, channels-last) against raw batched torch on the same
         weights from host uint8 images; AudioLogMel on the device against the librosa loop,
         on synthetic clips in memory (no data needed).
-accuracy benchmarks (only with --only): text (AG News), fusion (AV-Digits hard, ~8 min).
+accuracy benchmarks (only with --only): text (AG News), fusion (AV-Digits hard, ~8 min),
+        balance (FusionNetClassifier's balance= options against the plain baselines,
+        AV-Digits clean and hard, speaker-held-out and shuffled folds; --repeats N: N seeds).
 Real-data benchmarks read the data home (SKMM_DATA, see skmm.datasets) and are skipped with
 a message when it lacks their data. Timing results are marked NOISY when the load average
 went above the usable cores during the run (--on-noise refuse: not written).

@@ -1,0 +1,13 @@
+"""Balanced multimodal training on AV-Digits (clean and hard) against the plain baselines.
+
+A thin wrapper of ``skmm._bench.balance`` (see its docstring for what is measured); options are
+those of ``python -m skmm bench`` (``--quick``, ``--repeats N``, ``--device``, ...), and the
+results go to ``benchmarks/results/``.
+"""
+
+import sys
+
+from _run import run
+
+if __name__ == "__main__":
+    sys.exit(run("balance"))

@@ -28,7 +28,7 @@ from ._harness import load_real_data, max_relative_difference, synchronize
 
 PARAMS = dict(sr=16000, n_fft=512, hop_length=160, n_mels=64)
 N_MFCC = 20
-FSDD_SIZES = {"full": dict(n=None, repeats=3), "quick": dict(n=300, repeats=2),
+FSDD_SIZES = {"full": dict(n=None, repeats=3), "quick": dict(n=1000, repeats=2),
               "tiny": dict(n=12, repeats=1)}
 SYNTHETIC_SIZES = {"full": dict(n=3000, repeats=5), "quick": dict(n=1000, repeats=3),
                    "tiny": dict(n=8, repeats=1)}

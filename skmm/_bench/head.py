@@ -33,7 +33,7 @@ SEED = 0
 #: whole fit: rows, features, hidden sizes, classes, batch, epochs, torch threads
 WHOLE_FIT = {
     "full": dict(n=20000, d=256, hidden=(256,), k=10, batch=128, epochs=4, threads=2, repeats=5),
-    "quick": dict(n=20000, d=256, hidden=(256,), k=10, batch=128, epochs=4, threads=2, repeats=3),
+    "quick": dict(n=20000, d=256, hidden=(256,), k=10, batch=128, epochs=4, threads=2, repeats=5),
     "tiny": dict(n=512, d=32, hidden=(16,), k=4, batch=128, epochs=2, threads=2, repeats=1),
 }
 #: fastest-epoch cases: label -> (rows, features, hidden sizes, classes, batch)
@@ -45,7 +45,7 @@ EPOCH_CASES = {
     "tiny": {"tiny MLP (16-8-4, batch 64)": (256, 16, (8,), 4, 64)},
 }
 #: rounds and epochs per fit of the fastest-epoch cases
-EPOCH_ROUNDS = {"full": (7, 5), "quick": (3, 3), "tiny": (1, 2)}
+EPOCH_ROUNDS = {"full": (7, 5), "quick": (5, 3), "tiny": (1, 2)}
 LOOP = "hand-written PyTorch loop"
 
 

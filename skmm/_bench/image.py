@@ -22,7 +22,7 @@ from ._harness import Skip, synchronize
 
 CPU_SIZES = {  # images, side, batch, repeats
     "full": dict(n=2000, size=64, batch=64, repeats=3),
-    "quick": dict(n=300, size=64, batch=64, repeats=2),
+    "quick": dict(n=1000, size=64, batch=64, repeats=2),
     "tiny": dict(n=16, size=32, batch=8, repeats=1),
 }
 GPU_SIZES = {

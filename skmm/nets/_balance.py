@@ -103,7 +103,7 @@ def fit_combination(net, data):
     module.train(False)
     X, y = data.tensors()
     with torch.no_grad():
-        h_parts = _branch_outputs(module, X.to(net.device_))
+        h_parts = module.encode(X.to(net.device_))
         outputs = torch.stack([head(h_parts[0][:, i]) for i, head in
                                enumerate(module.aux_heads)], dim=1).float().cpu()
         present = h_parts[1].float().cpu()
@@ -140,20 +140,6 @@ def _combined_loss(outputs, present, y, weights, classify):
         return float(torch.nn.functional.cross_entropy((w.unsqueeze(2) * outputs).sum(1), y))
     mean = (w.unsqueeze(2) * outputs).sum(1) / w.sum(1, keepdim=True).clamp(min=1e-6)
     return float(torch.nn.functional.mse_loss(mean, y.reshape(mean.shape).float()))
-
-
-def _branch_outputs(module, X):
-    """``(h, present)`` of a MultimodalModule on X, as its forward computes them."""
-    X = X.float()
-    present = module.presence(X)
-    outputs = []
-    for i, branch in enumerate(module.branches):
-        x = X.index_select(1, getattr(module, f"columns_{i}"))
-        x = torch.where(present[:, i:i + 1], x, torch.zeros_like(x))
-        x = (x - getattr(module, f"shift_{i}")) / getattr(module, f"scale_{i}")
-        outputs.append(branch(x))
-    h = torch.stack(outputs, dim=1) * present.unsqueeze(2).to(outputs[0].dtype)
-    return h, present
 
 
 class GradientBlending(BalanceScheme):
@@ -212,7 +198,7 @@ def head_losses(net, data):
     module.train(False)
     X, y = data.tensors()
     with torch.no_grad():
-        h, present = _branch_outputs(module, X.to(net.device_))
+        h, present = module.encode(X.to(net.device_))
         y = y.to(h.device)
         fused = module.head(module.fusion(h, present))
 

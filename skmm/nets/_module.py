@@ -102,18 +102,25 @@ class MultimodalModule(nn.Module):
             [X[:, b.mask] > 0.5 if b.mask is not None else ones for b in self.layout], dim=1
         )
 
-    def forward(self, X):
+    def encode(self, X, present=None):
+        """``(h, present)``: the branch outputs ``(batch, n_blocks, width)`` (zero where a
+        block is absent) and the presence mask ``(batch, n_blocks)`` (from X by default)."""
         X = X.float()
-        present = self.presence(X)
-        if self.training and self.modality_dropout > 0:
-            present = drop_modalities(present, self.modality_dropout)
+        if present is None:
+            present = self.presence(X)
         outputs = []
         for i, branch in enumerate(self.branches):
             x = X.index_select(1, getattr(self, f"columns_{i}"))
             x = torch.where(present[:, i:i + 1], x, torch.zeros_like(x))
             x = (x - getattr(self, f"shift_{i}")) / getattr(self, f"scale_{i}")
             outputs.append(branch(x))
-        h = torch.stack(outputs, dim=1) * present.unsqueeze(2).to(outputs[0].dtype)
+        return torch.stack(outputs, dim=1) * present.unsqueeze(2).to(outputs[0].dtype), present
+
+    def forward(self, X):
+        present = self.presence(X)
+        if self.training and self.modality_dropout > 0:
+            present = drop_modalities(present, self.modality_dropout)
+        h, present = self.encode(X, present)
         if self.training and self.keep_branch_outputs:
             self.branch_outputs = h
         logits = self.head(self.fusion(h, present))

@@ -42,6 +42,14 @@ SIZES = {  # samples (None: all 3,000), folds, epochs, fits at once
 OPERATORS = ("concat", "sum", "gated", "tensor", "lowrank", "attention")
 SEED = 0
 SILENCE_PAD = "audio only, pad_mode='silence'"
+IMAGE_CNN = "image only, CNN branch"
+#: Layer-level nets besides one per operator: (label, parameters of the net).
+LAYER_EXTRA = {
+    "attention, CNN image branch": dict(fusion="attention", aux_weight=1.0,
+                                        branches={"image": "cnn"}),
+    "balance='ume'": dict(balance="ume"),
+    "balance='ume', CNN image branch": dict(balance="ume", branches={"image": "cnn"}),
+}
 
 
 def audio_frames(pad_mode="minimum"):
@@ -81,6 +89,10 @@ def make_model(name, columns, epochs):
 
     if name == "image only":
         return net(epochs), columns["image"]
+    if name == IMAGE_CNN:
+        return net(epochs, branches={"image": "cnn"}), columns["image"]
+    if name in LAYER_EXTRA:
+        return net(epochs, **LAYER_EXTRA[name]), columns["all"]
     if name in ("audio only", SILENCE_PAD):
         return net(epochs), columns["audio"]
     if name == "early fusion":  # a plain array: one block, an MLP over the row
@@ -144,12 +156,12 @@ def run(session):
     session.echo(f"loaded in {t1 - t0:.1f} s, features {features.shape} (and two variants) "
                  f"extracted in {extract_time:.1f} s")
 
-    names = ["image only", "audio only", SILENCE_PAD, "early fusion", "late fusion", *OPERATORS,
-             "attention + modality_dropout=0.2"]
+    names = ["image only", IMAGE_CNN, "audio only", SILENCE_PAD, "early fusion", "late fusion",
+             *OPERATORS, *LAYER_EXTRA, "attention + modality_dropout=0.2"]
     splits = list(StratifiedKFold(n_folds, shuffle=True, random_state=SEED).split(features, y))
     # longest fits first, so that the two workers finish together
-    order = ["late fusion", *OPERATORS, "attention + modality_dropout=0.2", "image only",
-             "audio only", SILENCE_PAD, "early fusion"]
+    order = ["late fusion", *LAYER_EXTRA, *OPERATORS, "attention + modality_dropout=0.2",
+             IMAGE_CNN, "image only", "audio only", SILENCE_PAD, "early fusion"]
     tasks = [(name, k) for name in order for k in range(n_folds)]
     t2 = time.perf_counter()
     results = Parallel(n_jobs=jobs, verbose=5)(
@@ -159,14 +171,17 @@ def run(session):
     wall = time.perf_counter() - t2
 
     table = summarise(results, names)
-    best_single = max(("image only", "audio only"), key=lambda n: table[n]["mean"])
-    best_op = max(OPERATORS, key=lambda n: table[n]["mean"])
-    session.add_row(f"best layer-level operator ({best_op})", best_single,
+    best_single = max(SINGLES, key=lambda n: table[n]["mean"])
+    best_op = max((*OPERATORS, *LAYER_EXTRA), key=lambda n: table[n]["mean"])
+    session.add_row(f"best layer-level net ({best_op})", best_single,
                     table[best_single]["mean"], table[best_op]["mean"], measure="accuracy")
-    session.add_row(f"best layer-level operator ({best_op})", "late fusion",
+    session.add_row(f"best layer-level net ({best_op})", "late fusion",
                     table["late fusion"]["mean"], table[best_op]["mean"], measure="accuracy")
     lines = report(table, n_folds, epochs, len(X), extract_time, wall, jobs)
     return "Fusion levels on AV-Digits (hard)", lines
+
+
+SINGLES = ("image only", IMAGE_CNN, "audio only")
 
 
 def summarise(results, names):
@@ -185,12 +200,13 @@ def summarise(results, names):
 
 def report(table, n_folds, epochs, n_samples, extract_time, wall, jobs):
     """The Markdown lines of the results: both tables and the goals."""
-    singles = ("image only", "audio only")
-    best_single = max(singles, key=lambda n: table[n]["mean"])
-    best_op = max(OPERATORS, key=lambda n: table[n]["mean"])
+    best_single = max(SINGLES, key=lambda n: table[n]["mean"])
+    best_op = max((*OPERATORS, *LAYER_EXTRA), key=lambda n: table[n]["mean"])
     lines = [
         f"{n_samples} samples, StratifiedKFold({n_folds}, shuffle=True, random_state={SEED}), "
-        f"{epochs} epochs per net (AdamW, lr 2e-3, batch 64, branch width 64, head (128,)). "
+        f"{epochs} epochs per net (AdamW, lr 2e-3, batch 64, branch width 64, head (128,); "
+        "the image branch is the default MLP over the standardised pixels unless the row "
+        "says CNN). "
         f"Each fit ran on one torch thread, {jobs} fit(s) at a time. Feature extraction (all "
         f"rows, audio removed, silence-padded audio) took {extract_time:.0f} s; all fits took "
         f"{wall / 60:.1f} min of wall time.",
@@ -199,13 +215,13 @@ def report(table, n_folds, epochs, n_samples, extract_time, wall, jobs):
         "|---|---|---|---|",
     ]
     for name, row in table.items():
-        label = f"layer-level: {name}" if name in OPERATORS else name
+        label = f"layer-level: {name}" if name in (*OPERATORS, *LAYER_EXTRA) else name
         lines.append(f"| {label} | {row['mean']:.4f} | {row['std']:.4f} | {row['fit']:.1f} |")
     gain_single = 100 * (table[best_op]["mean"] - table[best_single]["mean"])
     gain_late = 100 * (table[best_op]["mean"] - table["late fusion"]["mean"])
     lines += [
         "",
-        f"Best layer-level operator: **{best_op}** ({table[best_op]['mean']:.4f}); best single "
+        f"Best layer-level net: **{best_op}** ({table[best_op]['mean']:.4f}); best single "
         f"modality: {best_single} ({table[best_single]['mean']:.4f}): "
         f"**{gain_single:+.1f} points** (goal: +5). Against late fusion "
         f"({table['late fusion']['mean']:.4f}): **{gain_late:+.1f} points** (goal: > 0).",
@@ -222,7 +238,7 @@ def report(table, n_folds, epochs, n_samples, extract_time, wall, jobs):
     for name, row in table.items():
         if name == SILENCE_PAD:  # its audio block is another extraction: not this test
             continue
-        label = f"layer-level: {name}" if name in OPERATORS else name
+        label = f"layer-level: {name}" if name in (*OPERATORS, *LAYER_EXTRA) else name
         lines.append(f"| {label} | {row['mean']:.4f} | {row['no_audio']:.4f} | "
                      f"{row['no_audio_std']:.4f} |")
     return lines

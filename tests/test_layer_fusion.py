@@ -451,6 +451,7 @@ def image_audio(n=120, missing=0.1):
     return X, y, union
 
 
+@pytest.mark.slow
 def test_grid_search_over_every_operator():
     X, y, union = image_audio()
     net = FusionNetClassifier(max_epochs=15, lr=0.01, batch_size=32, branch_width=16,

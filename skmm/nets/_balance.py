@@ -98,17 +98,8 @@ def fit_combination(net, data):
     0.1) that gives the combination the lowest held-out loss. No head outweighs the best
     one: a modality that is confidently wrong on new groups cannot take the lead.
     """
-    module = net.module_
-    was_training = module.training
-    module.train(False)
-    X, y = data.tensors()
-    with torch.no_grad():
-        h_parts = module.encode(X.to(net.device_))
-        outputs = torch.stack([head(h_parts[0][:, i]) for i, head in
-                               enumerate(module.aux_heads)], dim=1).float().cpu()
-        present = h_parts[1].float().cpu()
-    module.train(was_training)
-    y = y.cpu()
+    _, outputs, present, y = evaluate_heads(net, data)
+    outputs, present, y = outputs.float().cpu(), present.float().cpu(), y.cpu()
     classify = net._combine_kind == "log_prob"
     if classify:
         outputs = torch.log_softmax(outputs, dim=2)
@@ -191,25 +182,32 @@ class GradientBlending(BalanceScheme):
         return net
 
 
-def head_losses(net, data):
-    """Loss of the fused head and of each unimodal head on ``data`` (eval mode)."""
+def evaluate_heads(net, data):
+    """``(fused, heads, present, y)`` on ``data`` in eval mode: the fused head's output, the
+    per-branch heads' outputs ``(n, n_blocks, n_outputs)``, the presence mask and y."""
     module = net.module_
     was_training = module.training
     module.train(False)
     X, y = data.tensors()
-    with torch.no_grad():
-        h, present = module.encode(X.to(net.device_))
-        y = y.to(h.device)
-        fused = module.head(module.fusion(h, present))
+    try:
+        with torch.no_grad():
+            h, present = module.encode(X.to(net.device_))
+            fused = module.head(module.fusion(h, present))
+            return fused, module.branch_heads(h), present, y.to(h.device)
+    finally:
+        module.train(was_training)
 
-        def loss(pred, target):
-            return float(net.criterion_(pred, target))
 
-        losses = [loss(fused, y)] + [
-            loss(head(h[present[:, i], i]), y[present[:, i]]) if present[:, i].any()
-            else np.nan for i, head in enumerate(module.aux_heads)]
-    module.train(was_training)
-    return np.asarray(losses, dtype=np.float64)
+def head_losses(net, data):
+    """Loss of the fused head and of each unimodal head on ``data`` (eval mode)."""
+    fused, heads, present, y = evaluate_heads(net, data)
+
+    def loss(pred, target):
+        return float(net.criterion_(pred, target))
+
+    return np.asarray([loss(fused, y)] + [
+        loss(heads[present[:, i], i], y[present[:, i]]) if present[:, i].any() else np.nan
+        for i in range(heads.shape[1])], dtype=np.float64)
 
 
 def blend_weights(valid_before, train_before, valid_after, train_after):

@@ -127,16 +127,19 @@ class MultimodalModule(nn.Module):
         if self.aux_heads is None:
             return logits
         if self.training:
-            aux = torch.stack([head(h[:, i]) for i, head in enumerate(self.aux_heads)], dim=1)
-            return logits, aux, present
+            return logits, self.branch_heads(h), present
         if self.combination is not None:
             return self.combine(h, present)
         return logits
 
+    def branch_heads(self, h):
+        """The per-branch heads' outputs ``(batch, n_blocks, n_outputs)`` for ``encode``'s h."""
+        return torch.stack([head(h[:, i]) for i, head in enumerate(self.aux_heads)], dim=1)
+
     def combine(self, h, present):
         """The per-branch heads' outputs combined with the weights of ``set_combination``."""
         weights = self.combination.to(h.device, h.dtype) * present.to(h.dtype)  # (batch, blocks)
-        outputs = torch.stack([head(h[:, i]) for i, head in enumerate(self.aux_heads)], dim=1)
+        outputs = self.branch_heads(h)
         if self.combine_kind == "log_prob":  # a product of experts: logits of a softmax
             return (weights.unsqueeze(2) * torch.log_softmax(outputs, dim=2)).sum(dim=1)
         total = weights.sum(dim=1, keepdim=True).clamp(min=1e-12)

@@ -30,7 +30,7 @@ def _data_home_with(*relative):
         if os.environ.get("SKMM_REQUIRE_DATA") == "1":
             pytest.fail(reason + " -- SKMM_REQUIRE_DATA=1 forbids skipping")
         pytest.skip(reason)
-    return home
+    return home.resolve()  # absolute: tests hand it to subprocesses that run elsewhere
 
 
 @pytest.fixture(scope="module")

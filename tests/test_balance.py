@@ -148,3 +148,13 @@ def test_groups_reach_early_stopping_through_pipeline_and_grid_search(monkeypatc
             X, y, groups=groups)
     assert len(seen) == 3 and all(s is not None for s in seen)
     assert [sorted(set(s.tolist())) for s in seen][:2] in ([[0, 2], [1, 3]], [[1, 3], [0, 2]])
+
+
+@pytest.mark.parametrize("scheme", ["ume", "gblend"])
+def test_partial_fit_goes_on_with_the_schemes_loss_weights(shortcut, scheme):
+    X, y, groups = shortcut
+    net = FusionNetClassifier(balance=scheme, **FAST).fit(X, y, groups=groups)
+    weights = np.array(net.loss_weights_)
+    net.partial_fit(X, y)
+    np.testing.assert_array_equal(net.loss_weights_, weights)
+    assert len(net.history) == 2 * FAST["max_epochs"]

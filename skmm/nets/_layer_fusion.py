@@ -153,8 +153,10 @@ class LayerFusionMixin:
             make_balance(self.balance, self.get_params_for("balance"))
 
     def _fit_data(self, data, initialize, **fit_params):
+        if not initialize:  # partial_fit or warm_start: go on with the scheme's loss weights
+            return super()._fit_data(data, initialize, **fit_params)
         self.loss_weights_ = self.balance_weights_ = None
-        if self.balance is None or not initialize:
+        if self.balance is None:
             return super()._fit_data(data, initialize, **fit_params)
         if self.module is not None:
             raise InvalidInputError(

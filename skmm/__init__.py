@@ -32,6 +32,7 @@ _LAZY = {
     "TextDoc2Vec": "skmm.text",
     "TextSentenceEmbedder": "skmm.text",
     "TextTokenIds": "skmm.text",
+    "TabularEncoder": "skmm.tabular",
 }
 
 __all__ = sorted(

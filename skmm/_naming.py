@@ -12,13 +12,15 @@ band stats  :func:`band_stat_names`          ``audio__mel03_mean``, ``audio__mfc
 tokens      :func:`token_names`              ``text__tok003`` (padded token ids)
 indexed     :func:`indexed_names`            ``text__mean012``, ``image__emb511``
 bins        :func:`bin_names`                ``image__r_bin03`` (channel, histogram bin)
+categories  :func:`category_names`           ``t__colour=red`` (one-hot), ``t__code:brand``
 presence    :data:`PRESENT`                  ``audio__present`` (1 present, 0 missing)
 no word     :data:`OOV`                      ``text__oov`` (1 when no word is known)
 ==========  ===============================  ================================================
 
 :func:`split_prefix` splits a name at its modality prefix, and :func:`grid_layout` reads
 which structured scheme a block of names forms (pixels, frames or tokens), with its shape
-and the order that puts the columns in row-major layout order.
+and the order that puts the columns in row-major layout order. :func:`tabular_layout`
+finds the integer category codes (``code:<column>``) of a tabular block.
 """
 
 import math
@@ -45,6 +47,10 @@ _GRIDS = {
 }
 #: Stems of the frame scheme: ``mel`` (AudioLogMel), ``mfcc`` (AudioMFCC), ``emb`` (embedders).
 FRAME_STEMS = ("mel", "mfcc", "emb")
+#: Start of the column holding a categorical column's integer codes (0 missing or unseen).
+CODE_MARK = "code:"
+#: Between a categorical column and one of its categories in a one-hot column's name.
+ONEHOT_MARK = "="
 _TOKEN_STEM = "tok"
 
 
@@ -151,6 +157,53 @@ def token_names(n_tokens):
     ['tok000', 'tok001']
     """
     return indexed_names(_TOKEN_STEM, n_tokens)
+
+
+def category_names(column, categories=None):
+    """Names of a categorical column's output: one-hot columns, or its one code column.
+
+    ``categories`` given: ``{column}={category}`` for each (one-hot); None: the single
+    ``code:{column}`` column of integer codes (1..k, 0 for missing or unseen).
+
+    Examples
+    --------
+    >>> category_names("colour", ["red", "blue"]), category_names("brand")
+    (['colour=red', 'colour=blue'], ['code:brand'])
+    """
+    if categories is None:
+        return [f"{CODE_MARK}{column}"]
+    return [f"{column}{ONEHOT_MARK}{category}" for category in categories]
+
+
+def is_code(name):
+    """Whether ``name`` is a column of category codes (``code:<column>``, prefixes allowed).
+
+    Examples
+    --------
+    >>> is_code("shop__code:brand"), is_code("shop__price")
+    (True, False)
+    """
+    return last_segment(name).startswith(CODE_MARK)
+
+
+def tabular_layout(names):
+    """The shape and column order of a tabular block: numbers first, then category codes.
+
+    Returns ``(n_numbers, n_codes), order`` when some of ``names`` are code columns
+    (:func:`is_code`), else None.
+
+    Examples
+    --------
+    >>> tabular_layout(["t__code:brand", "t__price", "t__qty"])
+    ((2, 1), array([1, 2, 0]))
+    >>> tabular_layout(["t__price"]) is None
+    True
+    """
+    codes = np.array([is_code(n) for n in names], dtype=bool)
+    if not codes.any():
+        return None
+    order = np.concatenate([np.flatnonzero(~codes), np.flatnonzero(codes)])
+    return (int((~codes).sum()), int(codes.sum())), order
 
 
 def split_prefix(name):

@@ -104,8 +104,8 @@ def modality_importance(estimator, X, y, *, scoring=None, n_repeats=5, modalitie
         for _ in range(n_repeats):
             shuffled = X.copy()
             order = rng.permutation(len(X))
-            for column in columns:
-                shuffled[column] = X[column].to_numpy(dtype=object)[order]
+            for column in columns:  # keeps each column's dtype (numbers stay numbers)
+                shuffled[column] = X[column].iloc[order].set_axis(X.index)
             drops.append(baseline - scorer(estimator, shuffled, y))
         rows.append({
             "modality": name,

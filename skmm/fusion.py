@@ -10,10 +10,11 @@ Both return plain scikit-learn objects: ``clone``, ``GridSearchCV``, ``cross_val
 and pickling work unchanged. Importing this module does not import torch.
 """
 
-from sklearn.base import is_regressor
+from sklearn.base import clone, is_regressor
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import StackingClassifier, StackingRegressor
 from sklearn.pipeline import Pipeline
+from sklearn.utils import get_tags
 
 from .exceptions import InvalidInputError
 
@@ -63,6 +64,38 @@ def _check_step(name, step, needs, what):
         )
 
 
+def _first_step(step):
+    while isinstance(step, Pipeline) and step.steps:
+        step = step.steps[0][1]
+    return step
+
+
+def _takes_frame(step):
+    """Whether ``step`` reads a 2-D table (a scaler, an encoder, "passthrough") rather than
+    one column of cells (skmm's extractors, a text vectoriser)."""
+    first = _first_step(step)
+    if isinstance(first, str) or first is None:
+        return True
+    try:
+        tags = get_tags(first).input_tags
+    except (AttributeError, TypeError, ValueError):  # an object that predates sklearn's tags
+        return False
+    return tags.two_d_array and not tags.one_d_array
+
+
+def _dense(step):
+    """``step`` with a last step's ``sparse_output=True`` turned off (on a copy): pandas
+    output, which the nets read the modality blocks from, holds dense columns only."""
+    last = step.steps[-1][1] if isinstance(step, Pipeline) and step.steps else step
+    params = last.get_params(deep=False) if hasattr(last, "get_params") else {}
+    if params.get("sparse_output") is not True:
+        return step
+    step = clone(step)
+    last = step.steps[-1][1] if isinstance(step, Pipeline) else step
+    last.set_params(sparse_output=False)
+    return step
+
+
 def make_modality_union(mapping, *, remainder="drop", n_jobs=None, verbose=False, **kwargs):
     """A ``ColumnTransformer`` applying one extractor per column, with pandas output.
 
@@ -72,7 +105,13 @@ def make_modality_union(mapping, *, remainder="drop", n_jobs=None, verbose=False
         ``{column: transformer}``: each key is a column of X (and the modality name that
         prefixes its features); the value is an extractor or a pipeline, which receives
         that single column. A value ``(transformer, columns)`` feeds other column(s) under
-        the key's name.
+        the key's name. A table's own columns (numbers, categories) are modalities too:
+        give them :class:`~skmm.tabular.TabularEncoder`, ``"passthrough"`` or any
+        scikit-learn transformer (``StandardScaler()``, ``OneHotEncoder()``); these get
+        a one-column DataFrame rather than the bare column, and a ``sparse_output=True``
+        encoder is switched to dense output (on a copy), which pandas output requires.
+        In a layer-level net each key becomes a block with a branch of its own; a NaN
+        cell of such a numeric block reads as missing.
     remainder : {"drop", "passthrough"} or estimator, default="drop"
     n_jobs : int, default=None
         Columns transformed in parallel (joblib).
@@ -96,11 +135,25 @@ def make_modality_union(mapping, *, remainder="drop", n_jobs=None, verbose=False
     >>> features = union.fit_transform(X)
     >>> features.shape, features.columns[0]
     ((8, 16), 'image__c0_r00_c00')
+
+    A table's own columns beside the image:
+
+    >>> from skmm import TabularEncoder
+    >>> X["price"], X["category"] = [3.0, 5.5, None, 9.0] * 2, ["a", "b", "c", "a"] * 2
+    >>> union = make_modality_union({"image": ImagePixels(size=4), "price": "passthrough",
+    ...                              "shop": (TabularEncoder(), ["price", "category"])})
+    >>> table = union.fit_transform(X)
+    >>> table.shape, list(table.columns[16:19]), table.columns[-1]
+    ((8, 22), ['price__price', 'shop__price', 'shop__category=a'], 'shop__present')
     """
     what = "make_modality_union"
     transformers = []
     for name, transformer, columns in _entries(mapping, what):
         _check_step(name, transformer, "transform", what)
+        if isinstance(columns, str) and _takes_frame(transformer):
+            columns = [columns]
+        if not isinstance(transformer, str):
+            transformer = _dense(transformer)
         transformers.append((name, transformer, columns))
     union = ColumnTransformer(
         transformers, remainder=remainder, n_jobs=n_jobs, verbose=verbose,

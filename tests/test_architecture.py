@@ -29,7 +29,7 @@ LAYERS = [
     ["skmm._validation"],
     ["skmm._column"],
     ["skmm._base", "skmm.cache"],
-    ["skmm.audio", "skmm.image", "skmm.text"],
+    ["skmm.audio", "skmm.image", "skmm.text", "skmm.tabular"],
     ["skmm.nets", "skmm.datasets"],
     ["skmm.fusion", "skmm.evaluation"],
     ["skmm._demo", "skmm._bench"],
@@ -46,6 +46,7 @@ NEVER = {
     ("skmm.nets", "skmm.image"): "nets read blocks through _naming, never an extractor",
     ("skmm.nets", "skmm.text"): "nets read blocks through _naming, never an extractor",
     ("skmm.nets", "skmm.cache"): "nets know nothing of the feature cache",
+    ("skmm.nets", "skmm.tabular"): "nets read blocks through _naming, never an extractor",
 }
 
 

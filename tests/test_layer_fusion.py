@@ -58,7 +58,7 @@ NAMES = (
     + token_names("text", 7) + ["text__present"] + ["meta__a", "meta__b", "meta__c"]
 )
 BLOCK_OF_BRANCH = {"mlp": "meta", "cnn": "image", "cnn1d": "audio", "lstm": "audio",
-                   "transformer": "text", "embedding": "text"}
+                   "transformer": "text", "embedding": "text", "tabular": "shop"}
 
 
 def make_frame(n=12, seed=0):
@@ -178,6 +178,8 @@ def test_branch_shape(name):
         "lstm": ("frames", (6, 10), torch.randn(4, 60)),
         "transformer": ("tokens", (7,), torch.randint(0, 9, (4, 7)).float()),
         "embedding": ("tokens", (7,), torch.randint(0, 9, (4, 7)).float()),
+        "tabular": ("tabular", (2, 3), torch.cat([torch.randn(4, 2),
+                                                  torch.randint(0, 9, (4, 3)).float()], 1)),
     }[name]
     branch = make_branch(name, kind, shape, width=12, vocab_size=9).eval()
     out = branch(x)
@@ -334,10 +336,14 @@ def test_operator_ignores_fill_of_missing_block(fusion):
 def test_branch_ignores_fill_of_missing_block(branch):
     frame = make_frame()
     block = BLOCK_OF_BRANCH[branch]
+    if block == "shop":  # a table's block: a number and the codes of a categorical column
+        frame["shop__price"] = np.linspace(1.0, 9.0, len(frame))
+        frame["shop__code:brand"] = np.arange(len(frame)) % 5
     frame[f"{block}__present"] = 1.0  # image and meta have no presence column by default
     module = build(frame, fusion="concat", branches={block: branch})
     expected = {"mlp": "MLPBranch", "cnn": "CNN2dBranch", "cnn1d": "CNN1dBranch",
-                "lstm": "LSTMBranch", "transformer": "TokenBranch", "embedding": "TokenBranch"}
+                "lstm": "LSTMBranch", "transformer": "TokenBranch", "embedding": "TokenBranch",
+                "tabular": "TabularBranch"}
     position = [b.name for b in module.layout].index(block)
     assert type(module.branches[position]).__name__ == expected[branch]
     check_missing_block_is_ignored(module, frame, block)

@@ -9,6 +9,8 @@ from sklearn.utils import Bunch, check_random_state
 from ..exceptions import InvalidInputError
 
 MODALITIES = ("image", "text", "audio")
+#: The table's own columns the generator can add (not generated unless asked for).
+TABULAR = ("price", "category")
 
 _WORDS = (
     "amber basil cobalt delta ember fjord garnet harbor iris jasper kelp lumen mango nickel "
@@ -34,9 +36,12 @@ alone is ambiguous and fusing them is needed.
 
 * image: a view-specific coloured shape on a noisy background;
 * text: view-specific keywords among filler words, with distractor keywords;
-* audio: a view-specific tone (frequency) in white noise, random phase and gain.
+* audio: a view-specific tone (frequency) in white noise, random phase and gain;
+* price (asked for in ``modalities``): a float, log-normal around a view-specific level;
+* category (asked for in ``modalities``): a string among ``n_categories`` categories
+  (e.g. ``cat_07``), each belonging to one view, drawn uniformly within the view.
 
-Missing cells (``None``) are drawn independently per modality with the ``missing``
+Missing cells (``None``; NaN for price) are drawn independently per modality with the ``missing``
 rate; a sample always keeps at least one modality.
 
 With ``shortcut=<modality>``, the samples fall into ``n_groups`` groups (think speakers)
@@ -114,6 +119,22 @@ def _audio(views, n_views, sr, duration, noise, rng):
     return wave.astype(np.float32)
 
 
+def _prices(views, n_views, noise, rng):
+    levels = 10.0 * 2.0 ** (1.5 * rng.permutation(n_views))
+    spread = np.exp(rng.normal(0.0, 0.25 * noise, size=len(views)))
+    return np.round(levels[views] * spread, 2)
+
+
+def _categories(views, n_views, n_categories, rng):
+    owner = rng.permutation(np.arange(max(n_categories, n_views)) % n_views)
+    width = len(str(len(owner) - 1))
+    names = np.array([f"cat_{k:0{width}d}" for k in range(len(owner))], dtype=object)
+    by_view = np.argsort(owner, kind="stable")  # the categories of view 0, then of view 1...
+    counts = np.bincount(owner, minlength=n_views)
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    return list(names[by_view[starts[views] + rng.randint(0, counts[views])]])
+
+
 def _check_groups(shortcut, n_groups, modalities):
     if shortcut is not None and (shortcut not in modalities or len(modalities) < 2):
         raise InvalidInputError(
@@ -135,6 +156,7 @@ def make_multimodal_classification(
     image_size=16,
     audio_sr=16000,
     audio_duration=0.25,
+    n_categories=24,
     shortcut=None,
     n_groups=None,
     return_X_y=False,
@@ -146,8 +168,9 @@ def make_multimodal_classification(
     ----------
     n_samples : int, default=500
     n_classes : int, default=4
-    modalities : tuple of {"image", "text", "audio"}, default=all three
-        Which columns to generate (in this order).
+    modalities : tuple of {"image", "text", "audio", "price", "category"}, default=the first three
+        Which columns to generate (in this order): "price" (float) and "category"
+        (strings) are a table's own columns, each showing a view as the others do.
     signal : float in [0, 1], default=0.85
         Probability that a modality shows its class's own view (else a random view).
     noise : float >= 0, default=1.0
@@ -160,6 +183,9 @@ def make_multimodal_classification(
         Sample rate of the float32 waveforms (the extractors' default ``sr``).
     audio_duration : float, default=0.25
         Seconds per clip.
+    n_categories : int, default=24
+        Number of categories of the "category" column (a high-cardinality column, which
+        :class:`~skmm.tabular.TabularEncoder` codes for an embedding by default).
     shortcut : {"image", "text", "audio"} or None, default=None
         A modality that identifies (group, class) on every sample: a strong cue on the
         groups seen in training, no cue on a held-out group (see the description). Needs
@@ -195,11 +221,15 @@ def make_multimodal_classification(
     if not isinstance(n_classes, (int, np.integer)) or n_classes < 2:
         raise InvalidInputError(f"n_classes must be an integer >= 2, got {n_classes!r}.")
     modalities = tuple(modalities)
-    unknown = [m for m in modalities if m not in MODALITIES]
+    unknown = [m for m in modalities if m not in MODALITIES + TABULAR]
     if not modalities or unknown or len(set(modalities)) != len(modalities):
         raise InvalidInputError(
-            f"modalities must be distinct names among {MODALITIES}, got {modalities!r}."
+            f"modalities must be distinct names among {MODALITIES + TABULAR}, got "
+            f"{modalities!r}."
         )
+    if not isinstance(n_categories, (int, np.integer)) or n_categories < 1:
+        raise InvalidInputError(
+            f"n_categories must be a positive integer, got {n_categories!r}.")
     if not 0.0 <= signal <= 1.0:
         raise InvalidInputError(f"signal must lie in [0, 1], got {signal!r}.")
     if noise < 0:
@@ -239,17 +269,22 @@ def make_multimodal_classification(
             columns[m] = list(_images(v, k, image_size, noise, rng))
         elif m == "text":
             columns[m] = _texts(v, k, noise, rng)
-        else:
+        elif m == "audio":
             columns[m] = list(_audio(v, k, audio_sr, audio_duration, noise, rng))
+        elif m == "price":
+            columns[m] = _prices(v, k, noise, rng)
+        else:
+            columns[m] = _categories(v, k, n_categories, rng)
 
     absent = np.stack(
         [rng.random_sample(n_samples) < rates.get(m, 0.0) for m in modalities], axis=1
     )
     all_gone = absent.all(axis=1)
     absent[all_gone, rng.randint(0, len(modalities), size=int(all_gone.sum()))] = False
-    data = pd.DataFrame({m: pd.Series(columns[m], dtype=object) for m in modalities})
+    data = pd.DataFrame({m: pd.Series(columns[m], dtype=float if m == "price" else object)
+                         for m in modalities})
     for j, m in enumerate(modalities):
-        data.loc[absent[:, j], m] = None
+        data.loc[absent[:, j], m] = np.nan if m == "price" else None
 
     if return_X_y:
         return data, y

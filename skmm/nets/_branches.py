@@ -5,7 +5,8 @@ A branch is a ``torch.nn.Module`` whose ``forward`` takes a float tensor
 :func:`skmm.nets._layout.infer_layout`) and returns ``(batch, width)``. It is built as
 ``cls(**sizes, **hyperparameters)``, where the sizes are those among ``kind``, ``shape``,
 ``n_in``, ``width``, ``vocab_size`` (token blocks: one more than the largest id seen at
-fit) and ``dropout`` (the net's) that its constructor takes. No built-in branch couples
+fit; tabular blocks: the number of categories of each code column) and ``dropout`` (the
+net's) that its constructor takes. No built-in branch couples
 the samples of a batch (no batch normalisation), so a sample's output depends on its own
 row only. A class given directly (not registered) may say which block kinds it accepts in a
 ``block_kinds`` attribute.
@@ -100,7 +101,8 @@ def register_branch(name, cls=None, *, kinds=KINDS, default_for=(), **defaults):
         constructor arguments, set on a net as ``branches__<argument>``); its ``forward``
         maps ``(batch, n_in)`` to ``(batch, width)``.
     kinds : tuple of str, default=all kinds
-        Block kinds it accepts, among "pixels", "frames", "tokens" and "features".
+        Block kinds it accepts, among "pixels", "frames", "tokens", "features" and
+        "tabular".
     default_for : tuple of str, default=()
         Kinds whose blocks get it when ``branches`` does not say (one default per kind).
     {{defaults}}
@@ -249,6 +251,54 @@ register_branch("transformer", TokenBranch, kinds=("tokens",), default_for=("tok
 register_branch("embedding", TokenBranch, kinds=("tokens",), encoder="mean")
 
 
+def embedding_size(n_categories, width):
+    """Embedding width of a categorical column with ``n_categories`` (0 included): the
+    rule of thumb of tabular deep-learning libraries, ``1.6 * n ** 0.56``, within
+    [2, ``width``].
+
+    Examples
+    --------
+    >>> embedding_size(10, 64), embedding_size(1000, 64), embedding_size(2, 64)
+    (6, 64, 2)
+    """
+    return int(min(width, max(2, round(1.6 * n_categories ** 0.56))))
+
+
+@register_branch("tabular", kinds=("tabular",), default_for=("tabular",))
+class TabularBranch(nn.Module):
+    """A table's numbers and category codes: one embedding per categorical column, then
+    two dense layers over the numbers and the embeddings (as tabular deep-learning
+    libraries do for high-cardinality columns).
+
+    Codes are 0 (missing or unseen) to ``k``; one at or above the column's number of
+    categories seen at fit reads as 0.
+    """
+
+    def __init__(self, shape, vocab_size, width, hidden=None, embedding_dim=None, dropout=0.1):
+        super().__init__()
+        self.n_numbers, n_codes = (int(s) for s in shape)
+        if vocab_size is None or isinstance(vocab_size, int):  # one size for every column
+            vocab_size = (vocab_size or 2,) * n_codes
+        sizes = tuple(int(v) for v in vocab_size)
+        self.register_buffer("n_categories", torch.as_tensor(sizes, dtype=torch.long))
+        self.embeddings = nn.ModuleList(
+            nn.Embedding(n, int(embedding_dim or embedding_size(n, width))) for n in sizes
+        )
+        n_in = self.n_numbers + sum(e.embedding_dim for e in self.embeddings)
+        hidden = hidden or max(width, min(256, 2 * width))
+        self.net = nn.Sequential(
+            nn.Linear(n_in, hidden), nn.ReLU(), nn.Dropout(dropout),
+            nn.Linear(hidden, width), nn.ReLU(),
+        )
+
+    def forward(self, x):
+        codes = torch.nan_to_num(x[:, self.n_numbers:]).round().long()
+        codes = torch.where((codes < 0) | (codes >= self.n_categories), 0, codes)
+        parts = [x[:, :self.n_numbers]]
+        parts += [embed(codes[:, j]) for j, embed in enumerate(self.embeddings)]
+        return self.net(torch.cat([p.to(parts[-1].dtype) for p in parts], dim=1))
+
+
 def _heads_for(width):
     for heads in (4, 2, 1):
         if width % heads == 0:
@@ -263,14 +313,15 @@ def make_branch(branch, kind, shape, width, vocab_size=None, dropout=0.1, **para
     ----------
     branch : str, torch.nn.Module class or instance
         A name of :data:`BRANCHES`, a class, or an instance (deep-copied).
-    kind : {"pixels", "frames", "tokens", "features"}
+    kind : {"pixels", "frames", "tokens", "features", "tabular"}
     shape : tuple of int
-        The block's layout: (channels, height, width), (n_mels, n_frames), (n_tokens,) or
-        (n_features,).
+        The block's layout: (channels, height, width), (n_mels, n_frames), (n_tokens,),
+        (n_features,) or (n_numbers, n_codes).
     width : int
         Output width of the branch.
-    vocab_size : int, optional
-        For token branches: one more than the largest id seen at fit time.
+    vocab_size : int or tuple of int, optional
+        For token branches: one more than the largest id seen at fit time; for tabular
+        branches: the number of categories of each code column.
     dropout : float, default=0.1
     **params
         Hyperparameters; those the branch does not take are ignored when another
@@ -288,11 +339,17 @@ def make_branch(branch, kind, shape, width, vocab_size=None, dropout=0.1, **para
             f"branch {name!r} needs a block of kind {kinds}, but this block is "
             f"{kind!r} (shape {tuple(shape)}). Give its layout with the column names of the "
             "matching extractor (ImagePixels: c0_r00_c00, AudioLogMel(output='frames'): "
-            "mel00_t000, TextTokenIds: tok000) or choose branch 'mlp'."
+            "mel00_t000, TextTokenIds: tok000, TabularEncoder: code:<column>) or choose branch "
+            "'mlp' (a tabular block takes 'tabular' only)."
         )
-    context = {"kind": kind, "shape": tuple(shape), "n_in": math.prod(shape), "width": width,
-               "vocab_size": vocab_size, "dropout": dropout}
+    context = {"kind": kind, "shape": tuple(shape), "n_in": block_width(kind, shape),
+               "width": width, "vocab_size": vocab_size, "dropout": dropout}
     return BRANCHES.build(branch, context, params)
+
+
+def block_width(kind, shape):
+    """Number of columns of a block of ``kind`` with layout ``shape``."""
+    return sum(shape) if kind == "tabular" else math.prod(shape)
 
 
 def check_branches(branches, modalities=None):
@@ -323,7 +380,8 @@ def resolve_branches(layout, branches=None):
 
     Each is a name, a class or an instance; a block without one gets the default branch
     of its kind (:meth:`BranchRegistry.default`: "mlp" for pixels, "cnn1d" for frames,
-    "transformer" for token ids, "mlp" for other features).
+    "transformer" for token ids, "tabular" for tables with category codes, "mlp" for
+    other features).
     """
     names = [b.name for b in layout]
     check_param("branches", branches, *BRANCHES_PARAMETER)

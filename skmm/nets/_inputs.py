@@ -58,7 +58,10 @@ def _non_finite_message(X, feature_names):
         f"X contains {kind}: {int(bad.sum())} value(s) in rows {_listed(rows)} and columns "
         f"{_listed(names)}. The net cannot train on missing values. Fix: impute them "
         "(sklearn.impute.SimpleImputer), or ask the skmm extractors for a presence indicator "
-        "(add_indicator=True) so that a missing modality becomes a fill value plus a flag."
+        "(add_indicator=True) so that a missing modality becomes a fill value plus a flag. "
+        "Beside other modalities, a block of numbers (a modality prefix such as "
+        "'price__price', from make_modality_union) may hold NaN: the layer-level net reads "
+        "it as missing."
     )
 
 

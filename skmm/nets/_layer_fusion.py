@@ -18,7 +18,7 @@ from torch import nn
 from .._validation import InstanceOf, Integer, Options, Real
 from ..exceptions import InvalidInputError
 from ._branches import BRANCHES, BRANCHES_PARAMETER, check_branches, resolve_branches
-from ._layout import KINDS, block_statistics, check_presence_column, infer_layout
+from ._layout import KINDS, block_statistics, check_presence_column, infer_layout, nan_is_missing
 from ._layout import warn_blocks_never_present
 from ._balance import BALANCES, make_balance
 from ._mlp import resolve_hidden_sizes
@@ -70,10 +70,7 @@ def net_module(net, n_features, n_outputs, X=None):
     """
     names = getattr(net, "feature_names_in_", None)
     layout = infer_layout(names, n_features, net.modalities, net.shapes)
-    plain = (len(layout) == 1 and layout[0].mask is None and layout[0].kind == "features"
-             and _is(net.branches, None, "mlp") and _is(net.fusion, "concat")
-             and not net.modality_dropout and not net.aux_weight and net.balance is None)
-    if plain:
+    if is_plain(net, layout):
         return None
     if X is not None:
         warn_blocks_never_present(layout, X, names)
@@ -94,6 +91,14 @@ def net_module(net, n_features, n_outputs, X=None):
     )
 
 
+def is_plain(net, layout):
+    """Whether ``net`` trains the MLP over the row: one plain block and nothing asking for a
+    :class:`MultimodalModule` (see :func:`net_module`)."""
+    return (len(layout) == 1 and layout[0].mask is None and layout[0].kind == "features"
+            and _is(net.branches, None, "mlp") and _is(net.fusion, "concat")
+            and not net.modality_dropout and not net.aux_weight and net.balance is None)
+
+
 def _is(value, *names):
     """Whether ``value`` is one of the str/None ``names`` (never compares a module or dict)."""
     return (value is None or isinstance(value, str)) and value in names
@@ -106,7 +111,8 @@ class LayerFusionMixin:
     and branch with their routed hyperparameters, the :class:`MultimodalModule` as default
     module (see :func:`net_module`), the auxiliary loss of its per-branch heads
     (``aux_weight``), and accepts NaN or inf in the rows of a block that its presence
-    column marks as missing.
+    column marks as missing, and NaN cells of feature and tabular blocks (missing values,
+    see :func:`~skmm.nets._layout.nan_is_missing`).
     """
 
     #: skorch routes ``<prefix>__<name>`` parameters; fusion__, branches__, balance__ are ours.
@@ -191,13 +197,18 @@ class LayerFusionMixin:
         for block in layout:
             if block.mask is not None:
                 check_presence_column(X[:, block.mask], block, names)
-        # NaN/inf are fine where a block is missing: its values are never read.
+        # NaN/inf are fine where a block is missing: its values are never read. NaN cells of
+        # the multimodal module's feature and tabular blocks are missing values.
         bad = ~np.isfinite(X)
         if bad.any():
+            multimodal = self.module is None and layout and not is_plain(self, layout)
             for block in layout:
                 if block.mask is not None:
                     absent = X[:, block.mask] != 1
                     bad[np.ix_(absent, list(block.columns))] = False
+                if multimodal and nan_is_missing(block):
+                    columns = list(block.columns)
+                    bad[:, columns] &= ~np.isnan(X[:, columns])
             if bad.any():
                 super()._check_values(np.where(bad, X, 0.0))
 

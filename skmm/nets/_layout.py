@@ -13,11 +13,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._naming import UNPREFIXED, grid_layout, is_presence, split_prefix
+from .._naming import UNPREFIXED, grid_layout, is_presence, split_prefix, tabular_layout
 from ..exceptions import InvalidInputError
 
 #: The kinds of block, each with the shape it carries (see :class:`Block`).
-KINDS = ("pixels", "frames", "tokens", "features")
+KINDS = ("pixels", "frames", "tokens", "features", "tabular")
+#: Kinds whose NaN cells are missing values (see :func:`nan_is_missing`).
+NAN_MISSING_KINDS = ("features", "tabular")
 
 
 @dataclass(frozen=True)
@@ -31,9 +33,11 @@ class Block:
     columns : tuple of int
         Positions in X of the block's feature columns, in layout order (row-major over
         ``shape``).
-    kind : {"pixels", "frames", "tokens", "features"}
+    kind : {"pixels", "frames", "tokens", "features", "tabular"}
     shape : tuple of int
-        (channels, height, width), (n_mels, n_frames), (n_tokens,) or (n_features,).
+        (channels, height, width), (n_mels, n_frames), (n_tokens,), (n_features,), or
+        (n_numbers, n_codes) for a tabular block: numeric columns, then the integer codes
+        of its high-cardinality categorical columns (``code:<column>``).
     mask : int or None
         Position in X of the block's presence column (1 = present), if any.
     """
@@ -43,6 +47,16 @@ class Block:
     kind: str
     shape: tuple
     mask: int = None
+
+
+def nan_is_missing(block):
+    """Whether a NaN cell of ``block`` is a missing value rather than an error.
+
+    In feature and tabular blocks (numbers, embeddings, a table's columns) a NaN cell
+    reads as its column's training mean, and a row whose block is NaN throughout has
+    the modality missing (when the block has no presence column to say so).
+    """
+    return block.kind in NAN_MISSING_KINDS
 
 
 def _make_block(name, positions, names, shape):
@@ -70,6 +84,11 @@ def _make_block(name, positions, names, shape):
         if found is not None:
             kind, layout, order = found
             positions = positions[order]
+        else:
+            found = tabular_layout([names[p] for p in positions])
+            if found is not None:
+                kind, (layout, order) = "tabular", found
+                positions = positions[order]
     if shape is not None:
         shape = tuple(int(s) for s in shape)
         if math.prod(shape) != len(positions) or len(shape) not in (2, 3):
@@ -187,9 +206,11 @@ def block_statistics(layout, X):
     """Input statistics from the present training rows of each block.
 
     Returns ``(stats, vocab_sizes)``: ``stats[i]`` is ``(shift, scale)``, float32 arrays
-    of the block's width that standardise block i (per column for feature and pixel
-    blocks, as a StandardScaler would, per channel for frames; None for token ids);
-    ``vocab_sizes[i]`` is one more than the largest token id of a token block.
+    of the block's width that standardise block i (per column for feature, tabular and
+    pixel blocks, as a StandardScaler would, per channel for frames; None for token ids;
+    0 and 1 for category codes); ``vocab_sizes[i]`` is one more than the largest token id
+    of a token block, and for a tabular block the tuple of one more than the largest code
+    of each code column (its number of categories, 0 included).
     """
     X = np.asarray(X, dtype=np.float32)
     stats, vocab_sizes = [], []
@@ -201,8 +222,14 @@ def block_statistics(layout, X):
             top = np.nanmax(values) if values.size else 1
             vocab_sizes.append(int(max(2, (top if np.isfinite(top) else 1) + 1)))
             continue
-        vocab_sizes.append(None)
-        # features and pixels: per column; frames: per channel (band)
+        if block.kind == "tabular":
+            n_numbers = block.shape[0]
+            codes = values[:, n_numbers:]
+            top = np.nanmax(codes, axis=0) if len(codes) else np.zeros(codes.shape[1])
+            vocab_sizes.append(tuple(int(max(2, t + 1)) for t in np.nan_to_num(top)))
+        else:
+            vocab_sizes.append(None)
+        # features, tabular and pixels: per column; frames: per channel (band)
         groups = block.shape[0] if block.kind == "frames" else values.shape[1]
         repeat = values.shape[1] // groups
         if values.shape[0] == 0:
@@ -214,6 +241,8 @@ def block_statistics(layout, X):
             shift = np.nan_to_num(np.nanmean(grouped, axis=1))
             scale = np.nan_to_num(np.nanstd(grouped, axis=1), nan=1.0)
         scale = np.where(scale > 1e-6, scale, 1.0)
+        if block.kind == "tabular":  # codes are embedded, not standardised
+            shift[block.shape[0]:], scale[block.shape[0]:] = 0.0, 1.0
         stats.append((np.repeat(shift, repeat).astype(np.float32),
                       np.repeat(scale, repeat).astype(np.float32)))
     return stats, vocab_sizes

@@ -14,7 +14,7 @@ from torch import nn
 from .._validation import Integer, Real, check_param
 from ..exceptions import InvalidInputError
 from ._branches import BRANCHES, make_branch, resolve_branches
-from ._layout import block_statistics, infer_layout
+from ._layout import block_statistics, infer_layout, nan_is_missing
 from ._mlp import MLP
 from ._operators import FUSIONS, make_fusion
 
@@ -56,7 +56,10 @@ class MultimodalModule(nn.Module):
     ``forward(X)`` takes the whole 2-D float X ``(batch, n_features)`` and returns
     ``(batch, n_outputs)``. A block is missing for a sample where its presence column
     is not above 0.5; its values are then ignored (NaN included) and its branch output
-    is zero and treated as absent by the fusion operator.
+    is zero and treated as absent by the fusion operator. In a feature or tabular block
+    (see :func:`~skmm.nets._layout.nan_is_missing`) a NaN cell reads as its column's
+    training mean, and a block without a presence column is missing where all its cells
+    are NaN.
     """
 
     _parameter_constraints = {"width": [Integer(1)],
@@ -90,6 +93,7 @@ class MultimodalModule(nn.Module):
         self.aux_heads = (
             nn.ModuleList(nn.Linear(int(width), n_outputs) for _ in range(n)) if aux_heads else None
         )
+        self.nan_missing = tuple(nan_is_missing(b) for b in self.layout)
         self.combination = None  # weights of the per-branch heads (see set_combination)
         self.combine_kind = "log_prob"
         self.keep_branch_outputs = False  # keep the last training batch's h (OGM-GE reads it)
@@ -98,9 +102,20 @@ class MultimodalModule(nn.Module):
     def presence(self, X):
         """Bool tensor (batch, n_blocks): which blocks each sample has."""
         ones = torch.ones(X.shape[0], dtype=torch.bool, device=X.device)
-        return torch.stack(
-            [X[:, b.mask] > 0.5 if b.mask is not None else ones for b in self.layout], dim=1
-        )
+        flags = []
+        for i, block in enumerate(self.layout):
+            if block.mask is not None:
+                flags.append(X[:, block.mask] > 0.5)
+            elif self._nan_missing(i):
+                values = X.index_select(1, getattr(self, f"columns_{i}"))
+                flags.append(~torch.isnan(values).all(dim=1))
+            else:
+                flags.append(ones)
+        return torch.stack(flags, dim=1)
+
+    def _nan_missing(self, i):
+        # modules pickled before tabular blocks existed have no such attribute
+        return getattr(self, "nan_missing", (False,) * len(self.layout))[i]
 
     def encode(self, X, present=None):
         """``(h, present)``: the branch outputs ``(batch, n_blocks, width)`` (zero where a
@@ -113,6 +128,8 @@ class MultimodalModule(nn.Module):
             x = X.index_select(1, getattr(self, f"columns_{i}"))
             x = torch.where(present[:, i:i + 1], x, torch.zeros_like(x))
             x = (x - getattr(self, f"shift_{i}")) / getattr(self, f"scale_{i}")
+            if self._nan_missing(i):
+                x = torch.nan_to_num(x, nan=0.0)
             outputs.append(branch(x))
         return torch.stack(outputs, dim=1) * present.unsqueeze(2).to(outputs[0].dtype), present
 

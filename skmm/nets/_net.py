@@ -86,7 +86,8 @@ _DOCS = {
 
         or a branch class (see :func:`~skmm.nets.register_branch`), or an instance (used
         as it is). None gives each block the default of its kind: ImagePixels blocks are
-        pixels, AudioLogMel(output="frames") blocks frames, TextTokenIds blocks tokens.
+        pixels, AudioLogMel(output="frames") blocks frames, TextTokenIds blocks tokens,
+        TabularEncoder blocks with category codes (``code:<column>``) tabular.
         Branch hyperparameters are set as ``branches__<name>`` (to every branch that
         takes it).
     shapes : dict or None, default=None

@@ -226,7 +226,11 @@ class FusionNetBase:
         Parameters
         ----------
         X : array-like or DataFrame of numbers, shape (n_samples, n_features)
-            Cast to float32 once. Non-numeric columns, NaN and inf are refused.
+            Cast to float32 once. Non-numeric columns and inf are refused, and NaN too,
+            except where the multimodal module reads it as missing: in the rows of a
+            block its presence column marks as missing, and in the cells of a block of
+            numbers or of a table (where NaN reads as the column's training mean, and a
+            block that is NaN throughout as a missing modality).
         y : array-like, shape (n_samples,) (or (n_samples, n_targets) for regression)
         groups : array-like of shape (n_samples,), optional
             Group labels (speakers, users, sessions). When the net holds rows out for

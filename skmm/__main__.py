@@ -14,10 +14,11 @@ from pathlib import Path
 
 INTRO = """\
 skmm: multimodal learning the scikit-learn way.
-Image, text and audio columns of one table go through scikit-learn transformers, are fused
-at the feature level (ColumnTransformer), the model level (StackingClassifier) or the layer
-level (one PyTorch network with a branch per modality, trained through skorch), and are
-cross-validated and tuned with GridSearchCV like any scikit-learn estimator.
+The image, text, audio and plain (price, category) columns of one table go through
+scikit-learn transformers, are fused at the feature level (ColumnTransformer), the model
+level (StackingClassifier) or the layer level (one PyTorch network with a branch per
+modality, trained through skorch), and are cross-validated and tuned with GridSearchCV
+like any scikit-learn estimator.
 """
 
 

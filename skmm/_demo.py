@@ -11,6 +11,7 @@ import time
 
 import numpy as np
 import pandas as pd
+from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV, StratifiedKFold, cross_validate
 from sklearn.pipeline import make_pipeline
@@ -20,11 +21,14 @@ from ._column import progress
 from .exceptions import InvalidInputError
 
 LAYER_OPERATORS = ("concat", "gated", "attention")
+#: The synthetic table's own columns, beside its image, text and audio.
+SYNTHETIC_TABLE = ["price", "category"]
 
 
 def _extractors(data_name):
     from .audio import AudioLogMel
     from .image import ImagePixels
+    from .tabular import TabularEncoder
     from .text import TextWord2Vec
 
     if data_name == "synthetic":
@@ -33,6 +37,9 @@ def _extractors(data_name):
             "text": TextWord2Vec(vector_size=32, epochs=20, pooling="mean+max", random_state=0,
                                  workers=1),
             "audio": AudioLogMel(n_mels=32, stats=("mean", "std")),
+            # the table's own columns: a price and a high-cardinality category (embedded by
+            # the layer-level net, one-hot for the linear models)
+            "shop": (TabularEncoder(), SYNTHETIC_TABLE),
         }
     if data_name == "av-digits":
         return {
@@ -58,8 +65,10 @@ def load_demo_data(data_name, n_samples, random_state):
 
     if data_name == "synthetic":
         X, y = datasets.make_multimodal_classification(
-            n_samples=n_samples, random_state=random_state, return_X_y=True)
-        return X, y, f"synthetic image+text+audio table ({n_samples} rows, 4 classes)"
+            n_samples=n_samples, modalities=("image", "text", "audio", *SYNTHETIC_TABLE),
+            random_state=random_state, return_X_y=True)
+        return X, y, (f"synthetic image+text+audio+price+category table ({n_samples} rows, "
+                      "4 classes)")
     loader = {"av-digits": datasets.load_av_digits, "ag-news": datasets.load_ag_news}.get(data_name)
     if loader is None:
         raise InvalidInputError(
@@ -91,14 +100,20 @@ def build_models(data_name, max_epochs=30, random_state=0):
     def linear():
         return LogisticRegression(max_iter=1000, C=0.5)
 
+    def for_linear(extractor):  # a linear model reads categories best one-hot
+        if isinstance(extractor, tuple):
+            return (clone(extractor[0]).set_params(max_onehot=256), extractor[1])
+        return extractor
+
     models = {}
     for name, extractor in extractors.items():
         models[f"{name} only"] = ("single", make_pipeline(
-            make_modality_union({name: extractor}), StandardScaler(), linear()))
+            make_modality_union({name: for_linear(extractor)}), StandardScaler(), linear()))
     models["early fusion (concat features)"] = ("feature", make_pipeline(
-        make_modality_union(extractors), StandardScaler(), net(fusion="concat")))
+        make_modality_union({name: for_linear(e) for name, e in extractors.items()}),
+        StandardScaler(), net(fusion="concat")))
     models["late fusion (stacking)"] = ("model", make_late_fusion(
-        {name: make_pipeline(extractor, StandardScaler(), linear())
+        {name: _late_entry(for_linear(extractor), StandardScaler(), linear())
          for name, extractor in extractors.items()},
         final_estimator=net(), cv=3, random_state=random_state))
     # the layer-level net at its defaults (a linear head over the fused branches)
@@ -109,6 +124,13 @@ def build_models(data_name, max_epochs=30, random_state=0):
                 {"fusionnetclassifier__balance": ["ume"]}],
         cv=StratifiedKFold(2, shuffle=True, random_state=random_state)))
     return models
+
+
+def _late_entry(extractor, *steps):
+    """A base model of late fusion: the extractor's pipeline, on its columns if it names any."""
+    if isinstance(extractor, tuple):
+        return make_pipeline(extractor[0], *steps), extractor[1]
+    return make_pipeline(extractor, *steps)
 
 
 def run_comparison(X, y, models, cv=3, random_state=0, cache=None, verbose=True):

@@ -13,8 +13,8 @@ def test_demo_prints_the_comparison_and_saves_a_chart(tmp_path, capsys):
                  "--output", str(png)])
     out = capsys.readouterr().out
     assert code == 0
-    for label in ("image only", "text only", "audio only", "early fusion", "late fusion",
-                  "layer fusion", "CV accuracy"):
+    for label in ("image only", "text only", "audio only", "shop only", "early fusion",
+                  "late fusion", "layer fusion", "CV accuracy"):
         assert label in out
     assert png.exists() and png.stat().st_size > 10_000
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -40,6 +40,8 @@ alone is ambiguous and fusing them is needed.
 * price (asked for in ``modalities``): a float, log-normal around a view-specific level;
 * category (asked for in ``modalities``): a string among ``n_categories`` categories
   (e.g. ``cat_07``), each belonging to one view, drawn uniformly within the view.
+  Generated together, price and category show the same view (a product's price goes with
+  its category): the table's columns are one modality's share of the signal.
 
 Missing cells (``None``; NaN for price) are drawn independently per modality with the ``missing``
 rate; a sample always keeps at least one modality.
@@ -245,13 +247,18 @@ def make_multimodal_classification(
     y = np.arange(n_samples) % n_classes
     y = rng.permutation(y)
     plain = [m for m in modalities if m != shortcut]
-    maps, n_views = _views_per_modality(n_classes, len(plain), rng)
+    # a product's price and category agree: together they show one view (the table's)
+    shares = "price" in plain and "category" in plain
+    slots = [m for m in plain if not (shares and m == "category")]
+    maps, n_views = _views_per_modality(n_classes, len(slots), rng)
     views = np.zeros((n_samples, len(modalities)), dtype=int)
-    at = [modalities.index(m) for m in plain]
-    shown = maps[:, y].T.copy()  # (n_samples, n_plain)
+    at = [modalities.index(m) for m in slots]
+    shown = maps[:, y].T.copy()  # (n_samples, n_slots)
     scrambled = rng.random_sample(shown.shape) > signal
     shown[scrambled] = rng.randint(0, n_views, size=int(scrambled.sum()))
     views[:, at] = shown
+    if shares:
+        views[:, modalities.index("category")] = views[:, modalities.index("price")]
     view_counts = {m: n_views for m in plain}
     groups = None
     if shortcut is not None or n_groups is not None:

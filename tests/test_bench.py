@@ -354,3 +354,20 @@ def test_balance_end_to_end_at_tiny_sizes(tmp_path, fsdd_home, capsys):
     for case in ("default net, clean, group folds", "default net, hard, group folds",
                  "best layer-level net, hard, shuffled"):
         assert re.search(rf"^balance +\| {re.escape(case)} +\| accuracy", out, flags=re.M), case
+
+
+@pytest.mark.slow
+def test_tabular_end_to_end_at_tiny_sizes(tmp_path, capsys):
+    from skmm._bench import tabular
+
+    code = main(["bench", "--only", "tabular", "--tiny", "--results", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    text = (tmp_path / "tabular_tiny.md").read_text()
+    for scenario in tabular.SCENARIOS:
+        for kind in tabular.FOLD_KINDS:
+            assert f"### {scenario}, {kind} folds" in text
+    for method in tabular.METHODS:  # one row per method in each of the 4 tables
+        assert text.count(f"| {method} | ") == 4, method
+    assert re.search(r"^tabular +\| table embedded vs no table, plain, group +\| accuracy", out,
+                     flags=re.M)

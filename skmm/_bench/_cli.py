@@ -21,6 +21,7 @@ BENCHMARKS = {
     "fusion": ("accuracy", ("cpu",)),
     "audio_embedder": ("accuracy", ("cpu", "gpu")),
     "balance": ("accuracy", ("cpu",)),
+    "tabular": ("accuracy", ("cpu",)),
 }
 #: What runs without --only, per protocol.
 DEFAULTS = {"cpu": ("audio", "head", "image", "search"), "gpu": ("head", "image", "audio")}
@@ -39,7 +40,9 @@ protocols:
         on synthetic clips in memory (no data needed).
 accuracy benchmarks (only with --only): text (AG News), fusion (AV-Digits hard, ~8 min),
         balance (FusionNetClassifier's balance= options against the plain baselines,
-        AV-Digits clean and hard, speaker-held-out and shuffled folds; --repeats N: N seeds).
+        AV-Digits clean and hard, speaker-held-out and shuffled folds; --repeats N: N seeds),
+        tabular (a price and a category beside image and audio in the layer-level net,
+        against the net without them and the plain baselines; synthetic, no data needed).
 Real-data benchmarks read the data home (SKMM_DATA, see skmm.datasets) and are skipped with
 a message when it lacks their data. Timing results are marked NOISY when the load average
 went above the usable cores during the run (--on-noise refuse: not written).

@@ -1,0 +1,13 @@
+"""A table's own columns (a price, a category) in the layer-level net, against the plain baselines.
+
+A thin wrapper of ``skmm._bench.tabular`` (see its docstring for what is measured); options are
+those of ``python -m skmm bench`` (``--quick``, ``--repeats N``, ``--device``, ...), and the
+results go to ``benchmarks/results/``.
+"""
+
+import sys
+
+from _run import run
+
+if __name__ == "__main__":
+    sys.exit(run("tabular"))

@@ -11,6 +11,9 @@ with the scikit-learn contract tightened (see :mod:`._netbase` for how):
 * batches are index slices of whole tensors, not collated items;
 * a fixed ``random_state`` gives the same fit on the CPU.
 
+Both take ``sample_weight`` in ``fit`` and ``partial_fit`` (see :mod:`._netbase`); the
+classifier also ``class_weight``.
+
 The default module is an :class:`~skmm.nets.MLP` over the whole row when X is one plain
 block; when X carries modality blocks (prefixed columns such as ImagePixels' or
 AudioLogMel's in a ColumnTransformer, presence columns, or ``modalities=``) it is a
@@ -19,6 +22,7 @@ AudioLogMel's in a ColumnTransformer, presence columns, or ``modalities=``) it i
 """
 
 import copy
+import numbers
 import textwrap
 
 import numpy as np
@@ -28,6 +32,7 @@ from skorch.callbacks import BatchScoring, EpochScoring
 from skorch.utils import to_numpy
 
 from .._docs import fill_doc
+from .._validation import InstanceOf, Options
 from ..exceptions import InvalidInputError
 from ._branches import BRANCHES
 from ._inputs import encode_labels
@@ -176,6 +181,13 @@ class FusionNetClassifier(LayerFusionMixin, FusionNetBase, NeuralNetClassifier):
     criterion : torch loss class, default=torch.nn.CrossEntropyLoss
     classes : array-like or None, default=None
         All the class labels, when y may not show them all (skorch's parameter).
+    class_weight : None, "balanced" or dict, default=None
+        Weights of the classes, multiplied into ``sample_weight`` (as scikit-learn's
+        classifiers do): a dict ``{label: weight}`` (labels left out weigh 1), or
+        "balanced", ``n_samples / (n_classes * count(label))`` with the counts of the rows
+        of ``fit`` (weighted by ``sample_weight``), so that each class weighs the same in
+        the loss. The weights are computed by ``fit`` (or the first ``partial_fit``, from
+        its rows) and kept in ``class_weight_`` for later ``partial_fit`` calls.
     {{training_parameters}}
 
     Attributes
@@ -183,6 +195,8 @@ class FusionNetClassifier(LayerFusionMixin, FusionNetBase, NeuralNetClassifier):
     {{attributes}}
     classes_ : ndarray
         The class labels as given in y; ``predict`` returns them.
+    class_weight_ : ndarray of shape (n_classes,)
+        The weight of each class of ``classes_`` (ones without ``class_weight``).
 
     Examples
     --------
@@ -205,9 +219,14 @@ class FusionNetClassifier(LayerFusionMixin, FusionNetBase, NeuralNetClassifier):
                  callbacks=None, device="auto", precision="auto", random_state=None,
                  verbose=0, classes=None, modalities=None, branches=None, shapes=None,
                  branch_width=128, fusion_rank=4, modality_dropout=0.0, aux_weight=0.0,
-                 balance=None, **kwargs):
+                 balance=None, class_weight=None, **kwargs):
         self._init_net(locals())
 
+    _parameter_constraints = {
+        "class_weight": ([None, Options("balanced"),
+                          InstanceOf(dict, description="a dict {label: weight}")],
+                         "Use e.g. class_weight='balanced' or {0: 1.0, 1: 5.0}."),
+    }
     _stratify = True
     _y_validation = {}
     _combine_kind = "log_prob"
@@ -220,6 +239,42 @@ class FusionNetClassifier(LayerFusionMixin, FusionNetBase, NeuralNetClassifier):
         else:
             _, codes = encode_labels(y, self.classes_)
         return codes
+
+    def _weigh_rows(self, y, sample_weight, reset):
+        if reset:
+            self.class_weight_ = self._class_weights(y, sample_weight)
+        weights = getattr(self, "class_weight_", None)
+        if weights is None or np.all(weights == 1.0):
+            return sample_weight
+        row_weights = weights[y]
+        return row_weights if sample_weight is None else sample_weight * row_weights
+
+    def _class_weights(self, codes, sample_weight):
+        """The weight of each class (in ``classes_`` order) from ``class_weight``."""
+        spec = self.class_weight
+        n_classes = len(self.classes_)
+        weights = np.ones(n_classes)
+        if isinstance(spec, str):  # "balanced", from the (weighted) counts of the rows
+            counts = np.bincount(codes, weights=sample_weight, minlength=n_classes)
+            seen = counts > 0
+            weights[seen] = counts.sum() / (seen.sum() * counts[seen])
+        elif spec is not None:
+            classes = self.classes_.tolist()
+            unknown = [label for label in spec if label not in classes]
+            if unknown:
+                raise InvalidInputError(
+                    f"class_weight names labels {unknown} that are not among the classes "
+                    f"{classes}. Fix: key the dict by the labels of y."
+                )
+            for index, label in enumerate(classes):
+                weight = spec.get(label, 1.0)
+                if (isinstance(weight, bool) or not isinstance(weight, numbers.Real)
+                        or not (np.isfinite(weight) and weight >= 0)):
+                    raise InvalidInputError(
+                        f"class_weight[{label!r}] must be a finite number >= 0, got {weight!r}."
+                    )
+                weights[index] = weight
+        return weights
 
     @property
     def _default_callbacks(self):
@@ -237,8 +292,8 @@ class FusionNetClassifier(LayerFusionMixin, FusionNetBase, NeuralNetClassifier):
         super().initialize_callbacks()
         classes = getattr(self, "classes_inferred_", None) if self.classes is None else self.classes
         if classes is not None:
-            self.callbacks_ = [(name, _scoring_on_labels(cb, np.asarray(classes)))
-                               for name, cb in self.callbacks_]
+            extractor = CodesToLabels(np.asarray(classes))
+            self.callbacks_ = [(name, _scoring_on(cb, extractor)) for name, cb in self.callbacks_]
         return self
 
     def predict_proba(self, X):
@@ -266,13 +321,14 @@ class CodesToLabels:
         return self.classes[to_numpy(y).astype(np.intp)]
 
 
-def _scoring_on_labels(callback, classes):
-    """A copy of a user's scoring callback that reads y as labels, or the callback itself."""
+def _scoring_on(callback, extractor):
+    """A copy of a user's scoring callback whose y goes through ``extractor`` (so that it
+    compares ``predict`` with y as the user gave it), or the callback itself."""
     if (not isinstance(callback, (EpochScoring, BatchScoring))
             or callback.scoring is code_accuracy or callback.target_extractor is not to_numpy):
         return callback
     callback = copy.copy(callback)
-    callback.target_extractor = CodesToLabels(classes)
+    callback.target_extractor = extractor
     return callback
 
 
@@ -296,6 +352,9 @@ class FusionNetRegressor(LayerFusionMixin, FusionNetBase, NeuralNetRegressor):
     >>> y = X @ [1.0, -2.0, 0.5]
     >>> reg = FusionNetRegressor(hidden_sizes=(16,), max_epochs=5, random_state=0).fit(X, y)
     >>> reg.predict(X[:4]).shape
+    (4,)
+    >>> weights = np.where(X[:, 0] > 0, 2.0, 1.0)  # a row of weight 2 counts twice
+    >>> reg.fit(X, y, sample_weight=weights).predict(X[:4]).shape
     (4,)
     """
 

@@ -322,6 +322,19 @@ def test_balance_schemes_take_weights(scheme):
     np.testing.assert_array_equal(zeroed.predict_proba(X), dropped.predict_proba(X))
 
 
+@pytest.mark.parametrize("scheme", ["ume", "gblend", "ogm-ge"])
+def test_balance_schemes_with_early_stopping_groups_and_weights(scheme):
+    # each training run of a scheme holds out whole groups of its own rows, with their weights
+    X, y = shortcut_frame()
+    groups = np.arange(len(y)) % 8
+    w = np.where(np.arange(len(y)) % 3 == 0, 3.0, 1.0)
+    net = FusionNetClassifier(balance=scheme, early_stopping=2,
+                              **dict(FAST, hidden_sizes="auto", max_epochs=4))
+    net.fit(X, y, groups=groups, sample_weight=w)
+    assert "valid_loss" in net.history[-1]
+    assert np.mean(net.predict(X) == y) > 0.8
+
+
 def test_held_out_head_losses_are_weighted():
     X, y = shortcut_frame()
     params = dict(FAST, hidden_sizes="auto", max_epochs=2)

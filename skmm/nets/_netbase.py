@@ -263,6 +263,10 @@ class FusionNetBase:
                     self.initialize()
                 finally:
                     vars(self).pop("_fit_X", None)
+            if fit_params.get("epochs") == 0:
+                # only built (a balance scheme's first step): skorch's callbacks, e.g.
+                # EarlyStopping's on_train_end, expect at least one epoch in the history
+                return self
             # A custom ``dataset`` class gets the validated arrays, as skorch would give it.
             X = data if self.dataset is SkorchDataset else data.X
             with warnings.catch_warnings():

@@ -24,7 +24,9 @@ never takes up the others. Each scheme here gives every branch a linear head of 
 With ``sample_weight`` (or ``class_weight``), the weights follow the rows into the held-out
 split: the heads' losses in training, UME's held-out accuracies and combination loss, and
 G-Blend's held-out and training losses are weighted means; OGM-GE weighs each row's share
-of the true class's score.
+of the true class's score. With a multi-label classifier, UME scores the heads by their
+per-label accuracy and combines their logits by a weighted mean (then a sigmoid per label);
+OGM-GE, whose scores are softmax ones, is refused.
 
 Written from the papers (and the summary in the project's notes), not from their code.
 """
@@ -108,7 +110,8 @@ def fit_combination(net, data):
     outputs, present, y = outputs.float().cpu(), present.float().cpu(), y.cpu()
     sw = data.weights()
     sw = None if sw is None else sw.float().cpu()
-    kind = "classify" if net._combine_kind == "log_prob" else "regress"
+    kind = ("multilabel" if getattr(net, "multilabel_", False)
+            else "classify" if net._combine_kind == "log_prob" else "regress")
     if kind == "classify":
         outputs = torch.log_softmax(outputs, dim=2)
     scores = [_head_score(outputs[:, k], present[:, k] > 0, y, sw, kind)
@@ -134,7 +137,7 @@ def _weighted_mean(values, sample_weight):
 
 def _head_score(output, present, y, sample_weight, kind):
     """How well one head does on held-out rows (higher is better): its accuracy on the rows
-    where its block is present, or minus its squared error."""
+    where its block is present (per label, for multi-label), or minus its squared error."""
     if kind == "regress":
         if sample_weight is None:  # (the unweighted expression, as it always was)
             return -float(torch.mean((output - y.reshape(output.shape)) ** 2))
@@ -143,7 +146,10 @@ def _head_score(output, present, y, sample_weight, kind):
     if not present.any():
         return -1.0
     w = None if sample_weight is None else sample_weight[present]
-    correct = (output[present].argmax(1) == y[present]).float()
+    if kind == "multilabel":
+        correct = ((output[present] > 0) == (y[present] > 0.5)).float().mean(1)
+    else:
+        correct = (output[present].argmax(1) == y[present]).float()
     return float(_weighted_mean(correct, w))
 
 
@@ -154,8 +160,8 @@ _GRID = np.linspace(0.0, 1.0, 11)
 def _combined_loss(outputs, present, y, weights, kind, sample_weight=None):
     """Held-out loss of the heads combined with ``weights``, as the module combines them
     (``MultimodalModule.combine``): cross-entropy of the weighted sum of log-probabilities,
-    or the squared error of their weighted mean; a weighted mean over rows with
-    ``sample_weight``."""
+    or the squared error (binary cross-entropy of the logits, multi-label) of their
+    weighted mean; a weighted mean over rows with ``sample_weight``."""
     functional = torch.nn.functional
     w = torch.as_tensor(weights) * present  # (n, blocks)
     if kind == "classify":
@@ -166,9 +172,12 @@ def _combined_loss(outputs, present, y, weights, kind, sample_weight=None):
         return float(_weighted_mean(losses, sample_weight))
     mean = (w.unsqueeze(2) * outputs).sum(1) / w.sum(1, keepdim=True).clamp(min=1e-6)
     target = y.reshape(mean.shape).float()
-    if sample_weight is None:
+    if kind == "multilabel":
+        losses = functional.binary_cross_entropy_with_logits(mean, target, reduction="none")
+    elif sample_weight is None:
         return float(functional.mse_loss(mean, target))
-    losses = functional.mse_loss(mean, target, reduction="none")
+    else:
+        losses = functional.mse_loss(mean, target, reduction="none")
     return float(_weighted_mean(losses.reshape(len(losses), -1).mean(1), sample_weight))
 
 
@@ -288,6 +297,12 @@ class GradientModulation(BalanceScheme):
         super().__init__(alpha=alpha, noise=noise)
 
     def fit(self, net, data, **fit_params):
+        if getattr(net, "multilabel_", False):
+            raise InvalidInputError(
+                "balance='ogm-ge' compares the modalities' softmax scores of the true class: "
+                "it is for single-label classifiers. With a multi-label y (an indicator "
+                "matrix) use 'ume' or 'gblend'."
+            )
         if net._combine_kind != "log_prob":
             raise InvalidInputError(
                 "balance='ogm-ge' compares the modalities' softmax scores of the true class: "

@@ -228,7 +228,7 @@ class FusionNetBase:
                             groups=groups)
 
     def _y_kwargs(self, y):
-        """How ``validate_data`` checks y (a hook)."""
+        """How ``validate_data`` checks y (a hook: the classifier accepts 2-D indicators)."""
         return self._y_validation
 
     def _weigh_rows(self, y, sample_weight, reset):
@@ -283,7 +283,10 @@ class FusionNetBase:
         ----------
         X : array-like or DataFrame of numbers, shape (n_samples, n_features)
             Cast to float32 once. Non-numeric columns, NaN and inf are refused.
-        y : array-like, shape (n_samples,) (or (n_samples, n_targets) for regression)
+        y : array-like, shape (n_samples,)
+            Class labels, or targets; (n_samples, n_targets) for several regression
+            targets, a 0/1 indicator matrix (n_samples, n_labels) for multi-label
+            classification.
         groups : array-like of shape (n_samples,), optional
             Group labels (speakers, users, sessions). When the net holds rows out for
             itself (``early_stopping``, ``balance``), it holds out whole groups, so that its

@@ -32,6 +32,12 @@ EXPECTED_FAILED_CHECKS = {
     },
     "FusionNetRegressor": {
         "check_sample_weight_equivalence_on_dense_data": _WEIGHTS_ARE_NOT_REPEATS,
+        "check_methods_subset_invariance": (
+            "float32 forward pass: a row's output can change by one float32 ulp with the "
+            "other rows of its batch (the BLAS kernel depends on the batch size); "
+            "target_scaling maps it back to y's units, times the target's std, which here "
+            "exceeds the check's atol of 1e-7 (1.8e-7). With target_scaling=False it passes"
+        ),
     },
 }
 

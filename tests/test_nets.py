@@ -18,9 +18,28 @@ from skmm.nets._training import SliceLoader  # noqa: E402
 
 FAST = dict(hidden_sizes=(16,), lr=0.02, batch_size=32, random_state=0)
 
-# Every check passes: nothing is expected to fail (the dict is where a failure and its
-# reason would be written down).
-EXPECTED_FAILED_CHECKS = {}
+# The checks that fail, per net, each with its reason.
+_WEIGHTS_ARE_NOT_REPEATS = (
+    "float32 minibatch training: a batch's loss is the weighted mean of its rows' losses, so "
+    "integer weights equal repeated rows only on average (the repeated rows make more, and "
+    "other, batches), and even with the whole data as one batch and no dropout only to about "
+    "1e-7, not to the check's rtol of 1e-7 (tests/test_net_weights.py tests it with a "
+    "tolerance)"
+)
+EXPECTED_FAILED_CHECKS = {
+    "FusionNetClassifier": {
+        "check_sample_weight_equivalence_on_dense_data": _WEIGHTS_ARE_NOT_REPEATS,
+    },
+    "FusionNetRegressor": {
+        "check_sample_weight_equivalence_on_dense_data": _WEIGHTS_ARE_NOT_REPEATS,
+        "check_methods_subset_invariance": (
+            "float32 forward pass: a row's output can change by one float32 ulp with the "
+            "other rows of its batch (the BLAS kernel depends on the batch size); "
+            "target_scaling maps it back to y's units, times the target's std, which here "
+            "exceeds the check's atol of 1e-7 (1.8e-7). With target_scaling=False it passes"
+        ),
+    },
+}
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")

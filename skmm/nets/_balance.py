@@ -21,6 +21,13 @@ never takes up the others. Each scheme here gives every branch a linear head of 
   it needs ``fusion="concat"`` and a linear head (the default). It sees training batches
   only, so it cannot tell that a modality fails to transfer (see the README's measurements).
 
+With ``sample_weight`` (or ``class_weight``), the weights follow the rows into the held-out
+split: the heads' losses in training, UME's held-out accuracies and combination loss, and
+G-Blend's held-out and training losses are weighted means; OGM-GE weighs each row's share
+of the true class's score. With a multi-label classifier, UME scores the heads by their
+per-label accuracy and combines their logits by a weighted mean (then a sigmoid per label);
+OGM-GE, whose scores are softmax ones, is refused.
+
 Written from the papers (and the summary in the project's notes), not from their code.
 """
 
@@ -56,7 +63,7 @@ class BalanceScheme:
         """``(train, valid)`` row indices: whole groups held out when fit got groups."""
         y = data.y if getattr(net, "_stratify", False) else None
         return validation_indices(len(data), self.holdout, net.seed_, y=y,
-                                  groups=vars(net).get("_fit_groups"), stratify=y is not None)
+                                  groups=data.groups, stratify=y is not None)
 
 
 def _n_blocks(net):
@@ -96,19 +103,19 @@ def fit_combination(net, data):
     The head that is the most accurate there (the lowest squared error, for regression)
     gets weight 1; each other head, in order of accuracy, the weight in [0, 1] (steps of
     0.1) that gives the combination the lowest held-out loss. No head outweighs the best
-    one: a modality that is confidently wrong on new groups cannot take the lead.
+    one: a modality that is confidently wrong on new groups cannot take the lead. With
+    sample weights, the accuracies, errors and losses are weighted means over the rows.
     """
     _, outputs, present, y = evaluate_heads(net, data)
     outputs, present, y = outputs.float().cpu(), present.float().cpu(), y.cpu()
-    classify = net._combine_kind == "log_prob"
-    if classify:
+    sw = data.weights()
+    sw = None if sw is None else sw.float().cpu()
+    kind = ("multilabel" if getattr(net, "multilabel_", False)
+            else "classify" if net._combine_kind == "log_prob" else "regress")
+    if kind == "classify":
         outputs = torch.log_softmax(outputs, dim=2)
-        scores = [float((outputs[present[:, k] > 0, k].argmax(1) == y[present[:, k] > 0])
-                        .float().mean()) if (present[:, k] > 0).any() else -1.0
-                  for k in range(outputs.shape[1])]
-    else:
-        scores = [-float(torch.mean((outputs[:, k] - y.reshape(outputs[:, k].shape)) ** 2))
-                  for k in range(outputs.shape[1])]
+    scores = [_head_score(outputs[:, k], present[:, k] > 0, y, sw, kind)
+              for k in range(outputs.shape[1])]
     weights = np.zeros(outputs.shape[1], dtype=np.float32)
     leader = int(np.argmax(scores))
     weights[leader] = 1.0
@@ -116,21 +123,62 @@ def fit_combination(net, data):
         losses = []
         for candidate in _GRID:
             weights[k] = candidate
-            losses.append(_combined_loss(outputs, present, y, weights, classify))
+            losses.append(_combined_loss(outputs, present, y, weights, kind, sw))
         weights[k] = _GRID[int(np.argmin(losses))]
     return weights
+
+
+def _weighted_mean(values, sample_weight):
+    """Mean of ``values`` (one per row), weighted by ``sample_weight`` when given."""
+    if sample_weight is None:
+        return values.mean()
+    return (values * sample_weight).sum() / sample_weight.sum()
+
+
+def _head_score(output, present, y, sample_weight, kind):
+    """How well one head does on held-out rows (higher is better): its accuracy on the rows
+    where its block is present (per label, for multi-label), or minus its squared error."""
+    if kind == "regress":
+        if sample_weight is None:  # (the unweighted expression, as it always was)
+            return -float(torch.mean((output - y.reshape(output.shape)) ** 2))
+        errors = ((output - y.reshape(output.shape)) ** 2).reshape(len(output), -1).mean(1)
+        return -float(_weighted_mean(errors, sample_weight))
+    if not present.any():
+        return -1.0
+    w = None if sample_weight is None else sample_weight[present]
+    if kind == "multilabel":
+        correct = ((output[present] > 0) == (y[present] > 0.5)).float().mean(1)
+    else:
+        correct = (output[present].argmax(1) == y[present]).float()
+    return float(_weighted_mean(correct, w))
 
 
 #: Relative weights tried for each head after the best one (whose weight is 1).
 _GRID = np.linspace(0.0, 1.0, 11)
 
 
-def _combined_loss(outputs, present, y, weights, classify):
+def _combined_loss(outputs, present, y, weights, kind, sample_weight=None):
+    """Held-out loss of the heads combined with ``weights``, as the module combines them
+    (``MultimodalModule.combine``): cross-entropy of the weighted sum of log-probabilities,
+    or the squared error (binary cross-entropy of the logits, multi-label) of their
+    weighted mean; a weighted mean over rows with ``sample_weight``."""
+    functional = torch.nn.functional
     w = torch.as_tensor(weights) * present  # (n, blocks)
-    if classify:
-        return float(torch.nn.functional.cross_entropy((w.unsqueeze(2) * outputs).sum(1), y))
+    if kind == "classify":
+        logits = (w.unsqueeze(2) * outputs).sum(1)
+        if sample_weight is None:
+            return float(functional.cross_entropy(logits, y))
+        losses = functional.cross_entropy(logits, y, reduction="none")
+        return float(_weighted_mean(losses, sample_weight))
     mean = (w.unsqueeze(2) * outputs).sum(1) / w.sum(1, keepdim=True).clamp(min=1e-6)
-    return float(torch.nn.functional.mse_loss(mean, y.reshape(mean.shape).float()))
+    target = y.reshape(mean.shape).float()
+    if kind == "multilabel":
+        losses = functional.binary_cross_entropy_with_logits(mean, target, reduction="none")
+    elif sample_weight is None:
+        return float(functional.mse_loss(mean, target))
+    else:
+        losses = functional.mse_loss(mean, target, reduction="none")
+    return float(_weighted_mean(losses.reshape(len(losses), -1).mean(1), sample_weight))
 
 
 class GradientBlending(BalanceScheme):
@@ -199,14 +247,19 @@ def evaluate_heads(net, data):
 
 
 def head_losses(net, data):
-    """Loss of the fused head and of each unimodal head on ``data`` (eval mode)."""
+    """Loss of the fused head and of each unimodal head on ``data`` (eval mode), weighted
+    by the rows' sample weights when ``data`` has them."""
     fused, heads, present, y = evaluate_heads(net, data)
+    sw = data.weights()
+    sw = None if sw is None else sw.to(y.device)
 
-    def loss(pred, target):
-        return float(net.criterion_(pred, target))
+    def loss(pred, rows=None):
+        if rows is None:
+            return float(net.criterion_loss(pred, y, sw))
+        return float(net.criterion_loss(pred, y[rows], None if sw is None else sw[rows]))
 
-    return np.asarray([loss(fused, y)] + [
-        loss(heads[present[:, i], i], y[present[:, i]]) if present[:, i].any() else np.nan
+    return np.asarray([loss(fused)] + [
+        loss(heads[present[:, i], i], present[:, i]) if present[:, i].any() else np.nan
         for i in range(heads.shape[1])], dtype=np.float64)
 
 
@@ -244,6 +297,12 @@ class GradientModulation(BalanceScheme):
         super().__init__(alpha=alpha, noise=noise)
 
     def fit(self, net, data, **fit_params):
+        if getattr(net, "multilabel_", False):
+            raise InvalidInputError(
+                "balance='ogm-ge' compares the modalities' softmax scores of the true class: "
+                "it is for single-label classifiers. With a multi-label y (an indicator "
+                "matrix) use 'ume' or 'gblend'."
+            )
         if net._combine_kind != "log_prob":
             raise InvalidInputError(
                 "balance='ogm-ge' compares the modalities' softmax scores of the true class: "
@@ -266,17 +325,21 @@ class GradientModulation(BalanceScheme):
 
     def after_backward(self, net):
         module = net.module_
-        h, y = module.branch_outputs, net._last_targets
+        h, y = module.branch_outputs, vars(net).get("_last_targets")
         if h is None or y is None:
             return
+        sample_weight = vars(net).get("_last_weights")
         head = module.head.layers[-1]
         with torch.no_grad():
             n_blocks, width = h.shape[1], h.shape[2]
             weight = head.weight.view(head.weight.shape[0], n_blocks, width)
             bias = head.bias / n_blocks
-            scores = torch.stack([
-                torch.softmax(h[:, k].float() @ weight[:, k].T.float() + bias, dim=1)
-                .gather(1, y.view(-1, 1)).sum() for k in range(n_blocks)])
+            shares = [torch.softmax(h[:, k].float() @ weight[:, k].T.float() + bias, dim=1)
+                      .gather(1, y.view(-1, 1)) for k in range(n_blocks)]
+            if sample_weight is not None:  # each row's share counts with its weight
+                w = sample_weight.to(h.device).view(-1, 1)
+                shares = [share * w for share in shares]
+            scores = torch.stack([share.sum() for share in shares])
             others = (scores.sum() - scores) / max(n_blocks - 1, 1)
             ratios = scores / others.clamp(min=1e-12)
             for k in range(n_blocks):

@@ -176,9 +176,14 @@ class LayerFusionMixin:
         scheme = getattr(self, "balance_", None) if self.balance is not None else None
         if scheme is not None:
             vars(self)["_last_targets"] = torch.as_tensor(batch[1], device=self.device_)
+            vars(self)["_last_weights"] = getattr(batch, "sample_weight", None)
         step = super().train_step_single(batch, **fit_params)
         if scheme is not None:
-            scheme.after_backward(self)
+            try:
+                scheme.after_backward(self)
+            finally:  # the batch's targets and weights are for after_backward only
+                vars(self).pop("_last_targets", None)
+                vars(self).pop("_last_weights", None)
         return step
 
     def _build_module(self, n_features, n_outputs, X=None):
@@ -218,17 +223,24 @@ class LayerFusionMixin:
         # a MultimodalModule with auxiliary heads, in training: (logits, aux_logits, present)
         logits, aux, present = y_pred
         y_true = torch.as_tensor(y_true, device=logits.device)
+        sample_weight = vars(self).get("_batch_weight")
+        # block_losses hands the loss each block's rows of its third argument: given row
+        # numbers, the loss takes those rows' targets and sample weights.
+        rows = torch.arange(len(y_true), device=logits.device)
 
-        def loss(pred, target):
-            return super(LayerFusionMixin, self).get_loss(pred, target, X=X, training=training)
+        def loss(pred, index):
+            weight = None if sample_weight is None else sample_weight[index]
+            return self.criterion_loss(pred, y_true[index], weight)
 
         weights = getattr(self, "loss_weights_", None)
         if weights is None:
-            return loss(logits, y_true) + self.aux_weight * auxiliary_loss(aux, present, y_true,
-                                                                           loss)
+            return (self.criterion_loss(logits, y_true, sample_weight)
+                    + self.aux_weight * auxiliary_loss(aux, present, rows, loss))
         # balanced training: the fused head's and each unimodal head's loss, weighted
-        total = float(weights[0]) * loss(logits, y_true) if weights[0] else 0.0
-        for weight, block in zip(weights[1:], block_losses(aux, present, y_true, loss)):
+        total = 0.0
+        if weights[0]:
+            total = float(weights[0]) * self.criterion_loss(logits, y_true, sample_weight)
+        for weight, block in zip(weights[1:], block_losses(aux, present, rows, loss)):
             if weight and block is not None:
                 total = total + float(weight) * block
         return total

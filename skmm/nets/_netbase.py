@@ -9,11 +9,15 @@
 * batches by slicing whole tensors (:mod:`._training`), with a seeded permutation per epoch;
 * seeds module initialisation and dropout from ``random_state`` without touching the
   caller's global torch generator;
+* takes ``sample_weight`` in ``fit`` and ``partial_fit``: the weights travel with the rows
+  (a third tensor of the dataset, sliced with each batch) into a weighted loss
+  (:func:`weighted_loss`);
 * keeps ``__init__`` free of fitted state and ``get_params`` comparable across clones, as
   scikit-learn's checks require, and checks the parameters at fit from their declared
   ``_parameter_constraints`` (:mod:`skmm._validation`).
 """
 
+import contextlib
 import inspect
 import types
 import warnings
@@ -21,6 +25,7 @@ from collections.abc import Mapping
 
 import numpy as np
 import torch
+from sklearn.utils.validation import _check_sample_weight
 from skorch import NeuralNet
 from skorch.callbacks import EarlyStopping
 from skorch.dataset import Dataset as SkorchDataset
@@ -190,20 +195,67 @@ class FusionNetBase:
         return self
 
     # ---- fitting -------------------------------------------------------------------------
-    def _prepare_fit(self, X, y, reset, classes=None):
-        """Validate X and y and return an :class:`ArrayDataset` on ``device_``."""
+    def _prepare_fit(self, X, y, reset, classes=None, sample_weight=None, groups=None):
+        """Validate X, y, the weights and the groups; return an :class:`ArrayDataset` on
+        ``device_``.
+
+        The rows of weight 0 are left out (they would have no effect on the loss, but
+        would change the batches); weights that are all equal are dropped (the loss is
+        normalised by the batch's weight sum, so they are the unweighted fit); the others
+        are scaled to mean 1, in float32.
+        """
         self._check_params()
-        X, y = validate_X(self, X, y, reset=reset, y_kwargs=self._y_validation)
+        X, y = validate_X(self, X, y, reset=reset, y_kwargs=self._y_kwargs(y))
+        groups = _check_groups(groups, len(X))
+        sample_weight = check_sample_weight(sample_weight, len(X))
         y = self._encode_targets(y, reset, classes)
         if reset:
             self.device_ = resolve_device(self.device)
             self.amp_dtype_ = resolve_precision(self.precision, self.device_)
             self.seed_ = draw_seed(self.random_state)
-        return ArrayDataset(X, y, device=self.device_)
+        sample_weight = self._weigh_rows(y, sample_weight, reset)
+        y = self._transform_targets(y, sample_weight, reset)
+        if sample_weight is not None:
+            keep = sample_weight > 0
+            if not keep.all():
+                X, y, sample_weight = X[keep], y[keep], sample_weight[keep]
+                groups = None if groups is None else groups[keep]
+            if np.all(sample_weight == sample_weight[0]):
+                sample_weight = None
+            else:
+                sample_weight = (sample_weight / sample_weight.mean()).astype(np.float32)
+        return ArrayDataset(X, y, device=self.device_, sample_weight=sample_weight,
+                            groups=groups)
+
+    def _y_kwargs(self, y):
+        """How ``validate_data`` checks y (a hook: the classifier accepts 2-D indicators)."""
+        return self._y_validation
+
+    def _weigh_rows(self, y, sample_weight, reset):
+        """The validated ``sample_weight`` (float64 or None) times any per-row weights the
+        net adds (a hook: the classifier's ``class_weight``); ``y`` is encoded."""
+        return sample_weight
+
+    def _transform_targets(self, y, sample_weight, reset):
+        """The encoded targets as the criterion sees them (a hook: target scaling)."""
+        return y
 
     def _train(self, data, initialize, **fit_params):
         # A fresh fit always starts from seed_; a continued one from where its history is.
         seed = self.seed_ if initialize else self.seed_ + len(self.history)
+        if data.w_t is not None and self.dataset is not SkorchDataset:
+            raise InvalidInputError(
+                f"sample_weight reaches the loss through skmm's own batches; a custom "
+                f"dataset={self.dataset!r} does not carry them. Leave the dataset parameter "
+                "as it is, or fit without sample_weight (and class_weight)."
+            )
+        vars(self)["_fit_groups"] = data.groups  # read by the held-out split (early_stopping)
+        try:
+            return self._train_seeded(data, initialize, seed, **fit_params)
+        finally:
+            vars(self).pop("_fit_groups", None)
+
+    def _train_seeded(self, data, initialize, seed, **fit_params):
         with seeded(seed, self.device_):
             if initialize:
                 vars(self)["_fit_X"] = data.X
@@ -211,6 +263,10 @@ class FusionNetBase:
                     self.initialize()
                 finally:
                     vars(self).pop("_fit_X", None)
+            if fit_params.get("epochs") == 0:
+                # only built (a balance scheme's first step): skorch's callbacks, e.g.
+                # EarlyStopping's on_train_end, expect at least one epoch in the history
+                return self
             # A custom ``dataset`` class gets the validated arrays, as skorch would give it.
             X = data if self.dataset is SkorchDataset else data.X
             with warnings.catch_warnings():
@@ -220,7 +276,7 @@ class FusionNetBase:
                 NeuralNet.partial_fit(self, X, data.y, **fit_params)
         return self
 
-    def fit(self, X, y, groups=None, **fit_params):
+    def fit(self, X, y, groups=None, sample_weight=None, **fit_params):
         """Validate X and y, build the module for their shape and train it.
 
         Parameters
@@ -231,7 +287,10 @@ class FusionNetBase:
             block its presence column marks as missing, and in the cells of a block of
             numbers or of a table (where NaN reads as the column's training mean, and a
             block that is NaN throughout as a missing modality).
-        y : array-like, shape (n_samples,) (or (n_samples, n_targets) for regression)
+        y : array-like, shape (n_samples,)
+            Class labels, or targets; (n_samples, n_targets) for several regression
+            targets, a 0/1 indicator matrix (n_samples, n_labels) for multi-label
+            classification.
         groups : array-like of shape (n_samples,), optional
             Group labels (speakers, users, sessions). When the net holds rows out for
             itself (``early_stopping``, ``balance``), it holds out whole groups, so that its
@@ -239,6 +298,19 @@ class FusionNetBase:
             the split is stratified (classifier) or random (regressor). With scikit-learn's
             metadata routing, ``net.set_fit_request(groups=True)`` lets ``Pipeline`` and
             ``GridSearchCV`` pass them on.
+        sample_weight : array-like of shape (n_samples,) or float, optional
+            Non-negative weight of each row (None: all 1). Each batch's loss is the mean of
+            its rows' losses weighted by their weights, ``sum(w_i * loss_i) / sum(w_i)``
+            (a criterion with ``reduction="sum"``: that times the batch size), so only the
+            ratios of the weights matter: with the whole data as one batch
+            (``batch_size=-1``), an integer weight is the row repeated that many times;
+            with smaller batches it is so on average. Rows of weight 0 are left out of the
+            fit altogether. The weights follow the rows into the net's own held-out
+            splits: they weigh the validation loss that ``early_stopping`` watches (not
+            ``valid_acc``) and, with ``balance``, the per-branch heads' losses and their
+            held-out evaluation (UME's combination weights, G-Blend's loss weights).
+            Under metadata routing, ``net.set_fit_request(sample_weight=True)`` lets
+            ``Pipeline`` and ``GridSearchCV`` pass them on.
         **fit_params
             Passed to the module's ``forward`` (skorch's convention).
 
@@ -247,33 +319,23 @@ class FusionNetBase:
         self
         """
         fresh = not (self.warm_start and self.initialized_)
-        data = self._prepare_fit(X, y, reset=fresh)
-        return self._train_with_groups(data, fresh, groups, fit_params)
+        data = self._prepare_fit(X, y, reset=fresh, sample_weight=sample_weight, groups=groups)
+        return self._fit_data(data, initialize=fresh, **fit_params)
 
-    def partial_fit(self, X, y=None, classes=None, groups=None, **fit_params):
+    def partial_fit(self, X, y=None, classes=None, groups=None, sample_weight=None,
+                    **fit_params):
         """Train for ``max_epochs`` more epochs without re-initialising the module.
 
         The first call validates and builds as :meth:`fit` does; ``classes`` (all the
         labels, for a classifier) is needed there when one batch may not show them all.
-        ``groups`` as in :meth:`fit`.
+        ``groups`` and ``sample_weight`` as in :meth:`fit` (routed by
+        ``set_partial_fit_request``); what the first call learnt from its rows (the
+        classifier's ``class_weight_``, the regressor's target scaling) is kept.
         """
         fresh = not self.initialized_
-        data = self._prepare_fit(X, y, reset=fresh, classes=classes)
-        return self._train_with_groups(data, fresh, groups, fit_params)
-
-    def _train_with_groups(self, data, fresh, groups, fit_params):
-        if groups is not None:
-            groups = np.asarray(groups)
-            if groups.shape != (len(data),):
-                raise InvalidInputError(
-                    f"groups must hold one label per row of X, shape ({len(data)},); got "
-                    f"shape {groups.shape}."
-                )
-        vars(self)["_fit_groups"] = groups
-        try:
-            return self._fit_data(data, initialize=fresh, **fit_params)
-        finally:
-            vars(self).pop("_fit_groups", None)
+        data = self._prepare_fit(X, y, reset=fresh, classes=classes,
+                                 sample_weight=sample_weight, groups=groups)
+        return self._fit_data(data, initialize=fresh, **fit_params)
 
     def _fit_data(self, data, initialize, **fit_params):
         """Train on validated ``data`` (a hook: balanced training orchestrates several runs)."""
@@ -330,16 +392,25 @@ class FusionNetBase:
         kwargs = self.get_params_for(prefix)
         if (not isinstance(base, ArrayDataset) or getattr(self, prefix) is not DataLoader
                 or set(kwargs) - _SLICE_LOADER_ARGS):
+            if isinstance(base, ArrayDataset) and base.w_t is not None:
+                raise InvalidInputError(
+                    f"sample_weight reaches the loss through skmm's sliced batches; the "
+                    f"{prefix} settings {sorted(set(kwargs) - _SLICE_LOADER_ARGS)} (or a "
+                    f"custom {prefix}) ask for a DataLoader, which drops them. Keep to "
+                    f"{sorted(_SLICE_LOADER_ARGS)}, or fit without sample_weight."
+                )
             return super().get_iterator(dataset, training=training)
         batch_size = kwargs.get("batch_size", self.batch_size)
         X_t, y_t = base.tensors(indices)
+        weights = base.weights(indices)
         if batch_size == -1:
             batch_size = max(1, len(X_t))
         seed = None
         if hasattr(self, "seed_"):
             seed = self.seed_ + len(self.history or ())
         return SliceLoader(X_t, y_t, batch_size, shuffle=kwargs.get("shuffle", training),
-                           drop_last=kwargs.get("drop_last", False), seed=seed)
+                           drop_last=kwargs.get("drop_last", False), seed=seed,
+                           sample_weight=weights)
 
     def _autocast(self):
         dtype = getattr(self, "amp_dtype_", None)
@@ -369,14 +440,38 @@ class FusionNetBase:
                 out = self.module_(x, **fit_params)
         return _to_float32(out)
 
+    def train_step_single(self, batch, **fit_params):
+        with self._batch_weights(batch):
+            return super().train_step_single(batch, **fit_params)
+
+    def validation_step(self, batch, **fit_params):
+        with self._batch_weights(batch):
+            return super().validation_step(batch, **fit_params)
+
+    @contextlib.contextmanager
+    def _batch_weights(self, batch):
+        # the weights of a WeightedBatch, for get_loss (whose signature is skorch's)
+        vars(self)["_batch_weight"] = getattr(batch, "sample_weight", None)
+        try:
+            yield
+        finally:
+            vars(self).pop("_batch_weight", None)
+
     def get_loss(self, y_pred, y_true, X=None, training=False):
+        return self.criterion_loss(y_pred, y_true, vars(self).get("_batch_weight"))
+
+    def criterion_loss(self, y_pred, y_true, sample_weight=None):
+        """The criterion on ``(y_pred, y_true)``, weighted by ``sample_weight`` when given
+        (see :func:`weighted_loss`); in training, ``get_loss`` passes the batch's weights."""
         if isinstance(y_true, torch.Tensor):
             y_true = y_true.to(self.device_, non_blocking=True)
         else:
             y_true = to_tensor(y_true, device=self.device_)
         if isinstance(self.criterion_, torch.nn.NLLLoss):
             y_pred = torch.log(y_pred + torch.finfo(y_pred.dtype).eps)
-        return self.criterion_(y_pred, y_true)
+        if sample_weight is None:
+            return self.criterion_(y_pred, y_true)
+        return weighted_loss(self.criterion_, y_pred, y_true, sample_weight)
 
     # ---- prediction ----------------------------------------------------------------------
     def _validate_predict_X(self, X):
@@ -425,6 +520,76 @@ class FusionNetBase:
             return super().load_params(*args, **kwargs)
         finally:
             vars(self)["device"] = param
+
+
+def check_sample_weight(sample_weight, n_samples):
+    """``sample_weight`` validated as scikit-learn does (one finite, non-negative number
+    per row, not all 0; a scalar is repeated), as float64; None stays None."""
+    if sample_weight is None:
+        return None
+    try:
+        return _check_sample_weight(sample_weight, np.empty((n_samples, 0)), dtype=np.float64,
+                                    ensure_non_negative=True)
+    except (TypeError, ValueError) as exc:
+        got = (f"shape {np.shape(sample_weight)}" if hasattr(sample_weight, "__len__")
+               and not isinstance(sample_weight, str) else repr(sample_weight))
+        raise InvalidInputError(
+            f"sample_weight must hold one finite, non-negative number per row of X (shape "
+            f"({n_samples},)), or be one number, and not be all 0; got {got}: {exc} Fix: "
+            "pass one weight per row of X, in the order of its rows."
+        ) from exc
+
+
+def _check_groups(groups, n_samples):
+    if groups is None:
+        return None
+    groups = np.asarray(groups)
+    if groups.shape != (n_samples,):
+        raise InvalidInputError(
+            f"groups must hold one label per row of X, shape ({n_samples},); got "
+            f"shape {groups.shape}."
+        )
+    return groups
+
+
+def weighted_loss(criterion, y_pred, y_true, sample_weight):
+    """``criterion``'s loss with each row's loss weighted by ``sample_weight``.
+
+    The criterion is called with ``reduction="none"``; a row's loss is the mean over its
+    other dimensions (targets, labels), and the rows are combined as
+    ``sum(w_i * loss_i) / sum(w_i)`` for a criterion whose reduction is "mean" (equal
+    weights give its unweighted mean), times the number of rows for "sum".
+
+    Parameters
+    ----------
+    criterion : torch loss with a ``reduction`` attribute ("mean" or "sum")
+    y_pred, y_true : tensors
+    sample_weight : tensor (n_rows,)
+    """
+    reduction = getattr(criterion, "reduction", None)
+    if reduction not in ("mean", "sum"):
+        raise InvalidInputError(
+            f"sample_weight needs a criterion that gives the loss of each row: a torch loss "
+            f"with reduction 'mean' or 'sum'; {type(criterion).__name__} has reduction "
+            f"{reduction!r}. Use a torch.nn loss, or fit without sample_weight."
+        )
+    criterion.reduction = "none"
+    try:
+        losses = criterion(y_pred, y_true)
+    finally:
+        criterion.reduction = reduction
+    if losses.ndim == 0 or losses.shape[0] != len(sample_weight):
+        raise InvalidInputError(
+            f"sample_weight needs one loss per row, but {type(criterion).__name__} with "
+            f"reduction='none' gave shape {tuple(losses.shape)} for {len(sample_weight)} rows."
+        )
+    if losses.ndim > 1:
+        losses = losses.reshape(len(losses), -1).mean(dim=1)
+    weights = sample_weight.to(losses.device, losses.dtype)
+    total = (losses * weights).sum()
+    if reduction == "mean":
+        return total / weights.sum()
+    return total * (len(weights) / weights.sum())
 
 
 def _to_float32(out):

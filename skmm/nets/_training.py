@@ -3,7 +3,9 @@
 skorch's default ``DataLoader`` builds every batch by indexing a ``Dataset`` once per sample
 and collating the items, which costs more than a small network's step. Here the training
 data are two tensors (moved to the device once, when they fit there) and a batch is an
-index slice of them, drawn from a seeded permutation per epoch.
+index slice of them, drawn from a seeded permutation per epoch. Sample weights, when a fit
+has them, are a third tensor sliced with the same indices: a batch carries its rows'
+weights (:class:`WeightedBatch`).
 """
 
 import contextlib
@@ -33,14 +35,24 @@ class ArrayDataset(Dataset):
         targets of shape (n_samples, n_targets)).
     device : str, default="cpu"
         Where to keep ``X_t`` and ``y_t`` (they stay on the CPU when they do not fit).
+    sample_weight : ndarray of float32, shape (n_samples,), optional
+        Weights of the rows (None: unweighted); kept as ``w_t`` next to ``y_t``.
+    groups : ndarray of shape (n_samples,), optional
+        Group labels of the rows, for the net's own held-out splits (never a tensor).
+
+    Weights and groups follow the rows through :meth:`subset` and :meth:`tensors`.
     """
 
-    def __init__(self, X, y=None, device="cpu"):  # noqa: D107 (skorch's __init__ not called)
+    def __init__(self, X, y=None, device="cpu", sample_weight=None,
+                 groups=None):  # noqa: D107 (skorch's __init__ not called)
         self.X, self.y = X, y
+        self.sample_weight, self.groups = sample_weight, groups
         if not X.flags.writeable:  # torch refuses to wrap read-only memory silently
             X = X.copy()
         self.X_t = to_device_if_fits(torch.from_numpy(X), device)
         self.y_t = None if y is None else torch.from_numpy(y).to(self.X_t.device)
+        self.w_t = (None if sample_weight is None
+                    else torch.from_numpy(sample_weight).to(self.X_t.device))
 
     def __len__(self):
         return len(self.X)
@@ -50,9 +62,13 @@ class ArrayDataset(Dataset):
         return self.X_t[i], (self.y_t[i] if self.y_t is not None else torch.zeros(()))
 
     def subset(self, indices):
-        """A new ArrayDataset of the rows ``indices`` (on the same device)."""
-        y = None if self.y is None else self.y[indices]
-        return ArrayDataset(self.X[indices], y, device=self.X_t.device)
+        """A new ArrayDataset of the rows ``indices`` (on the same device), with their
+        weights and groups."""
+        def rows(a):
+            return None if a is None else a[indices]
+
+        return ArrayDataset(self.X[indices], rows(self.y), device=self.X_t.device,
+                            sample_weight=rows(self.sample_weight), groups=rows(self.groups))
 
     def tensors(self, indices=None):
         """``(X_t, y_t)``, restricted to ``indices`` (an index array) when given."""
@@ -61,6 +77,13 @@ class ArrayDataset(Dataset):
         idx = torch.as_tensor(np.asarray(indices), dtype=torch.long, device=self.X_t.device)
         y_t = None if self.y_t is None else self.y_t.index_select(0, idx)
         return self.X_t.index_select(0, idx), y_t
+
+    def weights(self, indices=None):
+        """``w_t`` (None when unweighted), restricted to ``indices`` when given."""
+        if self.w_t is None or indices is None:
+            return self.w_t
+        idx = torch.as_tensor(np.asarray(indices), dtype=torch.long, device=self.w_t.device)
+        return self.w_t.index_select(0, idx)
 
 
 def to_device_if_fits(tensor, device):
@@ -73,6 +96,19 @@ def to_device_if_fits(tensor, device):
         if tensor.numel() * tensor.element_size() > _DEVICE_MEMORY_SHARE * free:
             return tensor  # batches are moved one by one in ``infer``
     return tensor.to(device)
+
+
+class WeightedBatch(tuple):
+    """An ``(X_batch, y_batch)`` pair that also carries its rows' ``sample_weight``.
+
+    It unpacks and indexes as the pair, so that skorch and its callbacks see an ordinary
+    batch; the nets read the weights of the batch they train or validate on.
+    """
+
+    def __new__(cls, X, y, sample_weight):
+        batch = super().__new__(cls, (X, y))
+        batch.sample_weight = sample_weight
+        return batch
 
 
 class SliceLoader:
@@ -88,10 +124,13 @@ class SliceLoader:
     drop_last : bool, default=False
     seed : int, optional
         Seed of the permutations; None draws it from torch's global generator.
+    sample_weight : tensor (n_samples,), optional
+        Row weights: each batch is then a :class:`WeightedBatch` holding its rows' weights.
     """
 
-    def __init__(self, X, y, batch_size, shuffle=False, drop_last=False, seed=None):
-        self.X, self.y = X, y
+    def __init__(self, X, y, batch_size, shuffle=False, drop_last=False, seed=None,
+                 sample_weight=None):
+        self.X, self.y, self.sample_weight = X, y, sample_weight
         self.batch_size = max(1, int(batch_size))
         self.shuffle, self.drop_last = bool(shuffle), bool(drop_last)
         self.generator = None
@@ -106,17 +145,19 @@ class SliceLoader:
         return n // b if self.drop_last else -(-n // b)
 
     def __iter__(self):
-        X, y, b = self.X, self.y, self.batch_size
+        X, y, w, b = self.X, self.y, self.sample_weight, self.batch_size
         n = len(X)
         stop = n - n % b if self.drop_last else n
         if not self.shuffle:
             for start in range(0, stop, b):
-                yield X[start:start + b], (None if y is None else y[start:start + b])
+                batch = X[start:start + b], (None if y is None else y[start:start + b])
+                yield batch if w is None else WeightedBatch(*batch, w[start:start + b])
             return
         order = torch.randperm(n, generator=self.generator).to(X.device)
         for start in range(0, stop, b):
             idx = order[start:start + b]
-            yield X.index_select(0, idx), (None if y is None else y.index_select(0, idx))
+            batch = X.index_select(0, idx), (None if y is None else y.index_select(0, idx))
+            yield batch if w is None else WeightedBatch(*batch, w.index_select(0, idx))
 
 
 @contextlib.contextmanager

@@ -111,8 +111,8 @@ class LayerFusionMixin:
     and branch with their routed hyperparameters, the :class:`MultimodalModule` as default
     module (see :func:`net_module`), the auxiliary loss of its per-branch heads
     (``aux_weight``), and accepts NaN or inf in the rows of a block that its presence
-    column marks as missing, and NaN cells of feature and tabular blocks (missing values,
-    see :func:`~skmm.nets._layout.nan_is_missing`).
+    column marks as missing, and, when X has several blocks, NaN cells of feature and
+    tabular blocks (missing values, see :func:`~skmm.nets._layout.nan_is_missing`).
     """
 
     #: skorch routes ``<prefix>__<name>`` parameters; fusion__, branches__, balance__ are ours.
@@ -206,7 +206,8 @@ class LayerFusionMixin:
         # the multimodal module's feature and tabular blocks are missing values.
         bad = ~np.isfinite(X)
         if bad.any():
-            multimodal = self.module is None and layout and not is_plain(self, layout)
+            # beside other modalities only: a lone block's NaN stays an error (sklearn's rule)
+            multimodal = self.module is None and len(layout) > 1
             for block in layout:
                 if block.mask is not None:
                     absent = X[:, block.mask] != 1

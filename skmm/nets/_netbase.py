@@ -284,9 +284,9 @@ class FusionNetBase:
         X : array-like or DataFrame of numbers, shape (n_samples, n_features)
             Cast to float32 once. Non-numeric columns and inf are refused, and NaN too,
             except where the multimodal module reads it as missing: in the rows of a
-            block its presence column marks as missing, and in the cells of a block of
-            numbers or of a table (where NaN reads as the column's training mean, and a
-            block that is NaN throughout as a missing modality).
+            block its presence column marks as missing, and, when X has several blocks, in
+            the cells of a block of numbers or of a table (where NaN reads as the column's
+            training mean, and a block that is NaN throughout as a missing modality).
         y : array-like, shape (n_samples,)
             Class labels, or targets; (n_samples, n_targets) for several regression
             targets, a 0/1 indicator matrix (n_samples, n_labels) for multi-label

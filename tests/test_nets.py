@@ -370,3 +370,17 @@ def test_pickle_of_an_unfitted_net_and_repr():
     restored = pickle.loads(pickle.dumps(net))
     assert restored.get_params(deep=False).keys() == net.get_params(deep=False).keys()
     assert "FusionNetClassifier" in repr(net)
+
+
+def test_a_fitted_net_pickles_after_a_library_replaced_print(monkeypatch):
+    """Ray's shutdown replaces builtins.print; skorch's callbacks default to the old one,
+    which then no longer pickles by reference."""
+    import builtins
+
+    X = np.random.RandomState(0).normal(size=(40, 4)).astype(np.float32)
+    y = np.arange(40) % 2
+    original = builtins.print
+    monkeypatch.setattr(builtins, "print", lambda *a, **k: original(*a, **k))
+    net = FusionNetClassifier(max_epochs=2, early_stopping=1, random_state=0).fit(X, y)
+    again = pickle.loads(pickle.dumps(net))
+    np.testing.assert_array_equal(again.predict_proba(X), net.predict_proba(X))

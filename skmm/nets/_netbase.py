@@ -11,7 +11,7 @@
   caller's global torch generator;
 * takes ``sample_weight`` in ``fit`` and ``partial_fit``: the weights travel with the rows
   (a third tensor of the dataset, sliced with each batch) into a weighted loss
-  (:func:`weighted_loss`);
+  (:func:`~skmm.nets._weights.weighted_loss`);
 * keeps ``__init__`` free of fitted state and ``get_params`` comparable across clones, as
   scikit-learn's checks require, and checks the parameters at fit from their declared
   ``_parameter_constraints`` (:mod:`skmm._validation`).
@@ -25,7 +25,6 @@ from collections.abc import Mapping
 
 import numpy as np
 import torch
-from sklearn.utils.validation import _check_sample_weight
 from skorch import NeuralNet
 from skorch.callbacks import EarlyStopping
 from skorch.dataset import Dataset as SkorchDataset
@@ -40,7 +39,8 @@ from ..exceptions import InvalidInputError
 from ._inputs import check_finite, validate_X
 from ._mlp import DROPOUT, HIDDEN_SIZES, MLP, resolve_hidden_sizes
 from ._split import validation_indices
-from ._training import ArrayDataset, QuietPrintLog, SliceLoader, seeded
+from ._training import ArrayDataset, QuietPrintLog, SliceLoader, print_line, seeded
+from ._weights import check_groups, check_sample_weight, weighted_loss
 
 #: Fraction of the training rows held out when ``early_stopping`` needs a validation split.
 _EARLY_STOPPING_FRACTION = 0.2
@@ -206,7 +206,7 @@ class FusionNetBase:
         """
         self._check_params()
         X, y = validate_X(self, X, y, reset=reset, y_kwargs=self._y_kwargs(y))
-        groups = _check_groups(groups, len(X))
+        groups = check_groups(groups, len(X))
         sample_weight = check_sample_weight(sample_weight, len(X))
         y = self._encode_targets(y, reset, classes)
         if reset:
@@ -365,7 +365,7 @@ class FusionNetBase:
         ]
         if self.early_stopping is not None:
             callbacks.append(("early_stopping", EarlyStopping(
-                patience=self.early_stopping, load_best=True,
+                patience=self.early_stopping, load_best=True, sink=print_line,
             )))
         return callbacks
 
@@ -462,7 +462,8 @@ class FusionNetBase:
 
     def criterion_loss(self, y_pred, y_true, sample_weight=None):
         """The criterion on ``(y_pred, y_true)``, weighted by ``sample_weight`` when given
-        (see :func:`weighted_loss`); in training, ``get_loss`` passes the batch's weights."""
+        (see :func:`~skmm.nets._weights.weighted_loss`); in training, ``get_loss`` passes
+        the batch's weights."""
         if isinstance(y_true, torch.Tensor):
             y_true = y_true.to(self.device_, non_blocking=True)
         else:
@@ -520,76 +521,6 @@ class FusionNetBase:
             return super().load_params(*args, **kwargs)
         finally:
             vars(self)["device"] = param
-
-
-def check_sample_weight(sample_weight, n_samples):
-    """``sample_weight`` validated as scikit-learn does (one finite, non-negative number
-    per row, not all 0; a scalar is repeated), as float64; None stays None."""
-    if sample_weight is None:
-        return None
-    try:
-        return _check_sample_weight(sample_weight, np.empty((n_samples, 0)), dtype=np.float64,
-                                    ensure_non_negative=True)
-    except (TypeError, ValueError) as exc:
-        got = (f"shape {np.shape(sample_weight)}" if hasattr(sample_weight, "__len__")
-               and not isinstance(sample_weight, str) else repr(sample_weight))
-        raise InvalidInputError(
-            f"sample_weight must hold one finite, non-negative number per row of X (shape "
-            f"({n_samples},)), or be one number, and not be all 0; got {got}: {exc} Fix: "
-            "pass one weight per row of X, in the order of its rows."
-        ) from exc
-
-
-def _check_groups(groups, n_samples):
-    if groups is None:
-        return None
-    groups = np.asarray(groups)
-    if groups.shape != (n_samples,):
-        raise InvalidInputError(
-            f"groups must hold one label per row of X, shape ({n_samples},); got "
-            f"shape {groups.shape}."
-        )
-    return groups
-
-
-def weighted_loss(criterion, y_pred, y_true, sample_weight):
-    """``criterion``'s loss with each row's loss weighted by ``sample_weight``.
-
-    The criterion is called with ``reduction="none"``; a row's loss is the mean over its
-    other dimensions (targets, labels), and the rows are combined as
-    ``sum(w_i * loss_i) / sum(w_i)`` for a criterion whose reduction is "mean" (equal
-    weights give its unweighted mean), times the number of rows for "sum".
-
-    Parameters
-    ----------
-    criterion : torch loss with a ``reduction`` attribute ("mean" or "sum")
-    y_pred, y_true : tensors
-    sample_weight : tensor (n_rows,)
-    """
-    reduction = getattr(criterion, "reduction", None)
-    if reduction not in ("mean", "sum"):
-        raise InvalidInputError(
-            f"sample_weight needs a criterion that gives the loss of each row: a torch loss "
-            f"with reduction 'mean' or 'sum'; {type(criterion).__name__} has reduction "
-            f"{reduction!r}. Use a torch.nn loss, or fit without sample_weight."
-        )
-    criterion.reduction = "none"
-    try:
-        losses = criterion(y_pred, y_true)
-    finally:
-        criterion.reduction = reduction
-    if losses.ndim == 0 or losses.shape[0] != len(sample_weight):
-        raise InvalidInputError(
-            f"sample_weight needs one loss per row, but {type(criterion).__name__} with "
-            f"reduction='none' gave shape {tuple(losses.shape)} for {len(sample_weight)} rows."
-        )
-    if losses.ndim > 1:
-        losses = losses.reshape(len(losses), -1).mean(dim=1)
-    weights = sample_weight.to(losses.device, losses.dtype)
-    total = (losses * weights).sum()
-    if reduction == "mean":
-        return total / weights.sum()
-    return total * (len(weights) / weights.sum())
 
 
 def _to_float32(out):

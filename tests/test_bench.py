@@ -371,3 +371,16 @@ def test_tabular_end_to_end_at_tiny_sizes(tmp_path, capsys):
         assert text.count(f"| {method} | ") == 4, method
     assert re.search(r"^tabular +\| table embedded vs no table, plain, group +\| accuracy", out,
                      flags=re.M)
+
+
+@pytest.mark.slow
+def test_targets_end_to_end_at_tiny_sizes(tmp_path, capsys):
+    from skmm._bench import targets
+
+    code = main(["bench", "--only", "targets", "--tiny", "--results", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    text = (tmp_path / "targets_tiny.md").read_text()
+    for method in targets.METHODS:  # one row per method and target
+        assert text.count(f"| {method} | ") == len(targets.TARGETS), method
+    assert re.search(r"^targets +\| held-out R², thousands +\| R²", out, flags=re.M)

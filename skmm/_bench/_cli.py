@@ -22,6 +22,7 @@ BENCHMARKS = {
     "audio_embedder": ("accuracy", ("cpu", "gpu")),
     "balance": ("accuracy", ("cpu",)),
     "tabular": ("accuracy", ("cpu",)),
+    "targets": ("accuracy", ("cpu",)),
 }
 #: What runs without --only, per protocol.
 DEFAULTS = {"cpu": ("audio", "head", "image", "search"), "gpu": ("head", "image", "audio")}
@@ -42,7 +43,9 @@ accuracy benchmarks (only with --only): text (AG News), fusion (AV-Digits hard, 
         balance (FusionNetClassifier's balance= options against the plain baselines,
         AV-Digits clean and hard, speaker-held-out and shuffled folds; --repeats N: N seeds),
         tabular (a price and a category beside image and audio in the layer-level net,
-        against the net without them and the plain baselines; synthetic, no data needed).
+        against the net without them and the plain baselines; synthetic, no data needed),
+        targets (FusionNetRegressor's target_scaling against the raw target, scikit-learn's
+        TransformedTargetRegressor, Ridge and MLPRegressor; synthetic, no data needed).
 Real-data benchmarks read the data home (SKMM_DATA, see skmm.datasets) and are skipped with
 a message when it lacks their data. Timing results are marked NOISY when the load average
 went above the usable cores during the run (--on-noise refuse: not written).

@@ -323,10 +323,10 @@ class FusionNetRegressor(LayerFusionMixin, FusionNetBase, NeuralNetRegressor):
         units. The loss, ``early_stopping``'s validation loss and the balance schemes
         then see targets of unit scale whatever y's units: the default learning rate and
         initialisation suit them, and every target of a multi-output y weighs alike. On
-        a multimodal regression with a target of mean 10 and std 5, 30 epochs of the
-        defaults reach a training R² of 0.91 unscaled and 0.99 scaled; on the same
-        target times 1000 plus 500, -2.87 and 0.99. ``partial_fit`` keeps the first
-        fit's scaling. False trains on y as it is.
+        a synthetic two-block regression (``python -m skmm bench --only targets``), the
+        defaults reach a held-out R² of 0.62 scaled against 0.51 unscaled for a target
+        of mean 10 and std 5, and 0.62 against -3.16 for one in the thousands.
+        ``partial_fit`` keeps the first fit's scaling. False trains on y as it is.
     {{training_parameters}}
 
     Attributes

@@ -93,51 +93,54 @@ class MultimodalModule(nn.Module):
         self.aux_heads = (
             nn.ModuleList(nn.Linear(int(width), n_outputs) for _ in range(n)) if aux_heads else None
         )
-        self.nan_missing = tuple(nan_is_missing(b) for b in self.layout)
         self.combination = None  # weights of the per-branch heads (see set_combination)
         self.combine_kind = "log_prob"
         self.keep_branch_outputs = False  # keep the last training batch's h (OGM-GE reads it)
         self.branch_outputs = None
 
-    def presence(self, X):
-        """Bool tensor (batch, n_blocks): which blocks each sample has."""
+    def blocks(self, X):
+        """The columns of each block of X, in layout order: a list of (batch, n_in) tensors."""
+        return [X.index_select(1, getattr(self, f"columns_{i}")) for i in range(len(self.layout))]
+
+    def presence(self, X, blocks=None):
+        """Bool tensor (batch, n_blocks): which blocks each sample has (``blocks`` from
+        :meth:`blocks`, when already selected)."""
         ones = torch.ones(X.shape[0], dtype=torch.bool, device=X.device)
         flags = []
         for i, block in enumerate(self.layout):
             if block.mask is not None:
                 flags.append(X[:, block.mask] > 0.5)
-            elif self._nan_missing(i):
-                values = X.index_select(1, getattr(self, f"columns_{i}"))
+            elif nan_is_missing(block):
+                values = blocks[i] if blocks is not None else self.blocks(X)[i]
                 flags.append(~torch.isnan(values).all(dim=1))
             else:
                 flags.append(ones)
         return torch.stack(flags, dim=1)
 
-    def _nan_missing(self, i):
-        # modules pickled before tabular blocks existed have no such attribute
-        return getattr(self, "nan_missing", (False,) * len(self.layout))[i]
-
-    def encode(self, X, present=None):
+    def encode(self, X, present=None, blocks=None):
         """``(h, present)``: the branch outputs ``(batch, n_blocks, width)`` (zero where a
         block is absent) and the presence mask ``(batch, n_blocks)`` (from X by default)."""
         X = X.float()
+        if blocks is None:
+            blocks = self.blocks(X)
         if present is None:
-            present = self.presence(X)
+            present = self.presence(X, blocks)
         outputs = []
-        for i, branch in enumerate(self.branches):
-            x = X.index_select(1, getattr(self, f"columns_{i}"))
+        for i, (branch, x) in enumerate(zip(self.branches, blocks)):
             x = torch.where(present[:, i:i + 1], x, torch.zeros_like(x))
             x = (x - getattr(self, f"shift_{i}")) / getattr(self, f"scale_{i}")
-            if self._nan_missing(i):
+            if nan_is_missing(self.layout[i]):
                 x = torch.nan_to_num(x, nan=0.0)
             outputs.append(branch(x))
         return torch.stack(outputs, dim=1) * present.unsqueeze(2).to(outputs[0].dtype), present
 
     def forward(self, X):
-        present = self.presence(X)
+        X = X.float()
+        blocks = self.blocks(X)
+        present = self.presence(X, blocks)
         if self.training and self.modality_dropout > 0:
             present = drop_modalities(present, self.modality_dropout)
-        h, present = self.encode(X, present)
+        h, present = self.encode(X, present, blocks)
         if self.training and self.keep_branch_outputs:
             self.branch_outputs = h
         logits = self.head(self.fusion(h, present))

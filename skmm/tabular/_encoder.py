@@ -35,9 +35,8 @@ def _missing(series):
     return series.isna().to_numpy()
 
 
-def _is_number(value):
-    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(
-        value, (bool, np.bool_))
+#: What ``pandas.api.types.infer_dtype`` says of an object column holding only numbers.
+_NUMERIC_INFERRED = ("integer", "floating", "mixed-integer-float", "decimal")
 
 
 def _looks_categorical(series):
@@ -46,9 +45,8 @@ def _looks_categorical(series):
     if isinstance(dtype, pd.CategoricalDtype) or pd.api.types.is_bool_dtype(dtype):
         return True
     if pd.api.types.is_object_dtype(dtype):
-        present = series[~series.isna()]
         # an object column of numbers (e.g. after a shuffle) is numeric
-        return not (len(present) and all(_is_number(v) for v in present))
+        return pd.api.types.infer_dtype(series, skipna=True) not in _NUMERIC_INFERRED
     return pd.api.types.is_string_dtype(dtype)
 
 

@@ -10,7 +10,7 @@ from sklearn.model_selection import GridSearchCV, GroupKFold
 from sklearn.pipeline import make_pipeline
 
 import skmm.nets._balance as balance_module
-import skmm.nets._netbase as netbase
+import skmm.nets._skorch as netbase
 from skmm import AudioLogMel, ImagePixels, InvalidInputError, make_modality_union
 from skmm.datasets import make_multimodal_classification
 from skmm.nets import FusionNetClassifier, FusionNetRegressor

@@ -18,9 +18,9 @@ from skmm.datasets import make_multimodal_classification  # noqa: E402
 from skmm.exceptions import InvalidInputError  # noqa: E402
 from skmm.nets._branches import BRANCHES, TokenBranch, make_branch, resolve_branches  # noqa: E402
 from skmm.nets._layout import Block, infer_layout  # noqa: E402
+from skmm.nets._loss import auxiliary_loss  # noqa: E402
 from skmm.nets._module import (  # noqa: E402
     MultimodalModule,
-    auxiliary_loss,
     build_multimodal_module,
     drop_modalities,
 )

@@ -15,12 +15,13 @@ from sklearn.preprocessing import StandardScaler  # noqa: E402
 from sklearn.utils.estimator_checks import parametrize_with_checks  # noqa: E402
 from skorch.callbacks import Callback  # noqa: E402
 
-import skmm.nets._netbase as netbase  # noqa: E402
+import skmm.nets._fit as fitting  # noqa: E402
+import skmm.nets._skorch as netbase  # noqa: E402
 from skmm.exceptions import InvalidInputError  # noqa: E402
 from skmm.nets import FusionNetClassifier, FusionNetRegressor  # noqa: E402
 from skmm.nets._balance import head_losses  # noqa: E402
-from skmm.nets._netbase import weighted_loss  # noqa: E402
-from skmm.nets._training import ArrayDataset  # noqa: E402
+from skmm.nets._loss import weighted_loss  # noqa: E402
+from skmm.nets._data import ArrayDataset  # noqa: E402
 
 FAST = dict(hidden_sizes=(16,), lr=0.02, batch_size=32, random_state=0)
 #: One batch of the whole data and no dropout: integer weights are then repeated rows.
@@ -249,15 +250,17 @@ def test_weights_need_the_sliced_batches():
 
 # ---- the weights follow the rows ------------------------------------------------------------
 class RecordBatches(Callback):
-    """Records (X, sample_weight) of each batch."""
+    """Records (X, sample_weight) of each batch (a weighted batch's X is the dict
+    ``{"X": rows, "sample_weight": weights}``, as skorch documents for per-row data)."""
 
     def initialize(self):
         self.batches_ = {True: [], False: []}
         return self
 
     def on_batch_begin(self, net, batch=None, training=None, **kwargs):
-        self.batches_[training].append((batch[0].numpy().copy(),
-                                        batch.sample_weight.numpy().copy()))
+        X = batch[0]
+        self.batches_[training].append((X["X"].numpy().copy(),
+                                        X["sample_weight"].numpy().copy()))
 
 
 def test_each_batch_and_the_early_stopping_split_carry_their_rows_weights():
@@ -362,13 +365,13 @@ def test_auxiliary_losses_are_weighted():
 # ---- metadata routing ------------------------------------------------------------------------
 def test_weights_and_groups_are_routed_through_pipeline_and_grid_search(monkeypatch):
     seen = []
-    original = netbase.check_sample_weight
+    original = fitting.check_sample_weight
 
     def spy(sample_weight, n_samples):
         seen.append(None if sample_weight is None else np.asarray(sample_weight).copy())
         return original(sample_weight, n_samples)
 
-    monkeypatch.setattr(netbase, "check_sample_weight", spy)
+    monkeypatch.setattr(fitting, "check_sample_weight", spy)
     X, y = imbalanced(80)
     w = 1.0 + np.arange(80) % 4
     groups = np.arange(80) % 4

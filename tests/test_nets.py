@@ -14,7 +14,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks  # noqa: E402
 
 from skmm.exceptions import InvalidInputError  # noqa: E402
 from skmm.nets import MLP, FusionNetClassifier, FusionNetRegressor  # noqa: E402
-from skmm.nets._training import SliceLoader  # noqa: E402
+from skmm.nets._data import SliceLoader  # noqa: E402
 
 FAST = dict(hidden_sizes=(16,), lr=0.02, batch_size=32, random_state=0)
 

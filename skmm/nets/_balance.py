@@ -28,21 +28,34 @@ of the true class's score. With a multi-label classifier, UME scores the heads b
 per-label accuracy and combines their logits by a weighted mean (then a sigmoid per label);
 OGM-GE, whose scores are softmax ones, is refused.
 
+:data:`BALANCES` is their registry (a fourth extension point beside the operators, the
+branches and the module); :func:`register_balance` adds a scheme: a subclass of
+:class:`BalanceScheme` whose ``fit`` orchestrates the training runs of one fit with
+:func:`~skmm.nets._fit.train`, and may set the loss weights of the heads
+(``net.loss_weights_``, read by :func:`~skmm.nets._loss.net_loss`) or modulate gradients
+in ``after_backward``.
+
 Written from the papers (and the summary in the project's notes), not from their code.
 """
-
-import inspect
 
 import numpy as np
 import torch
 
+from .._docs import fill_doc
 from .._validation import InstanceOf, Integer, Real, check_param
 from ..exceptions import InvalidInputError
-from ._split import validation_indices
+from ._data import split_batch_X, validation_indices
+from ._fit import train
+from ._heads import fit_combination, head_losses
+from ._registry import REGISTER_DOCS, Registry
 
 
 class BalanceScheme:
-    """What the schemes share: a held-out split and the training of the net's module."""
+    """What the schemes share: a held-out split and the training of the net's module.
+
+    A scheme is built at each fit from ``balance`` and the routed ``balance__<name>``
+    hyperparameters its constructor takes (checked against ``_parameter_constraints``).
+    """
 
     #: Routed hyperparameters (``balance__<name>``) and their constraints.
     _parameter_constraints = {}
@@ -53,17 +66,60 @@ class BalanceScheme:
             setattr(self, name, value)
 
     def fit(self, net, data, **fit_params):
-        """Train ``net`` (its module built afresh) on ``data``, an ArrayDataset."""
+        """Train ``net`` (its module built afresh) on ``data``, an ArrayDataset, with
+        :func:`~skmm.nets._fit.train`; return ``net``."""
         raise NotImplementedError
 
-    def after_backward(self, net):
-        """Called after each training batch's backward pass (before the optimizer step)."""
+    def after_backward(self, net, X, y):
+        """Called after each training batch's backward pass, before the optimizer step,
+        with the batch's X (the rows, or their dict with ``sample_weight``) and targets."""
 
     def split(self, net, data):
         """``(train, valid)`` row indices: whole groups held out when fit got groups."""
         y = data.y if getattr(net, "_stratify", False) else None
         return validation_indices(len(data), self.holdout, net.seed_, y=y,
                                   groups=data.groups, stratify=y is not None)
+
+
+#: The balance schemes by name (a mapping name -> class; see :func:`register_balance`).
+BALANCES = Registry("balance", "balance scheme", context=(),
+                    register_hint="skmm.nets.BALANCES", base=BalanceScheme)
+
+
+@fill_doc(**REGISTER_DOCS)
+def register_balance(name, cls=None, **defaults):
+    """Register a balance scheme class as ``name`` (a class decorator when ``cls`` is None).
+
+    Parameters
+    ----------
+    name : str
+        The value of the nets' ``balance`` parameter that selects it; registering a name
+        twice is an error.
+    cls : BalanceScheme subclass, optional
+        Built at each fit with the routed hyperparameters its constructor takes
+        (``balance__<argument>``). Its ``fit(net, data, **fit_params)`` trains the net's
+        module (see ARCHITECTURE.md for a worked example).
+    {{defaults}}
+
+    {{returns}}
+
+    Examples
+    --------
+    >>> from skmm.nets import BALANCES, register_balance
+    >>> from skmm.nets._balance import BalanceScheme
+    >>> from skmm.nets._fit import train
+    >>> @register_balance("heads-only")
+    ... class HeadsOnly(BalanceScheme):
+    ...     def fit(self, net, data, **fit_params):
+    ...         train(net, data, initialize=True, epochs=0)  # build the module
+    ...         net.loss_weights_ = [0.0] + [1.0] * len(net.module_.aux_heads)
+    ...         return train(net, data, initialize=False, **fit_params)
+    >>> "heads-only" in BALANCES
+    True
+    >>> BALANCES.unregister("heads-only").__name__
+    'HeadsOnly'
+    """
+    return BALANCES.register(name, cls, **defaults)
 
 
 def _n_blocks(net):
@@ -86,99 +142,15 @@ class UnimodalEnsemble(BalanceScheme):
         super().__init__(holdout=holdout)
 
     def fit(self, net, data, **fit_params):
-        train, valid = self.split(net, data)
-        net._train(data.subset(train), initialize=True, epochs=0, **fit_params)
+        fit_rows, held_out = self.split(net, data)
+        train(net, data.subset(fit_rows), initialize=True, epochs=0, **fit_params)
         net.loss_weights_ = np.r_[0.0, np.ones(_n_blocks(net))]  # the unimodal heads only
-        net._train(data.subset(train), initialize=False, **fit_params)
-        weights = fit_combination(net, data.subset(valid))
-        net._train(data, initialize=True, **fit_params)
+        train(net, data.subset(fit_rows), initialize=False, **fit_params)
+        weights = fit_combination(net, data.subset(held_out))
+        train(net, data, initialize=True, **fit_params)
         net.module_.set_combination(weights, net._combine_kind)
         net.balance_weights_ = weights
         return net
-
-
-def fit_combination(net, data):
-    """Weights of the per-branch heads, from held-out rows.
-
-    The head that is the most accurate there (the lowest squared error, for regression)
-    gets weight 1; each other head, in order of accuracy, the weight in [0, 1] (steps of
-    0.1) that gives the combination the lowest held-out loss. No head outweighs the best
-    one: a modality that is confidently wrong on new groups cannot take the lead. With
-    sample weights, the accuracies, errors and losses are weighted means over the rows.
-    """
-    _, outputs, present, y = evaluate_heads(net, data)
-    outputs, present, y = outputs.float().cpu(), present.float().cpu(), y.cpu()
-    sw = data.weights()
-    sw = None if sw is None else sw.float().cpu()
-    kind = ("multilabel" if getattr(net, "multilabel_", False)
-            else "classify" if net._combine_kind == "log_prob" else "regress")
-    if kind == "classify":
-        outputs = torch.log_softmax(outputs, dim=2)
-    scores = [_head_score(outputs[:, k], present[:, k] > 0, y, sw, kind)
-              for k in range(outputs.shape[1])]
-    weights = np.zeros(outputs.shape[1], dtype=np.float32)
-    leader = int(np.argmax(scores))
-    weights[leader] = 1.0
-    for k in np.argsort(scores)[::-1][1:]:
-        losses = []
-        for candidate in _GRID:
-            weights[k] = candidate
-            losses.append(_combined_loss(outputs, present, y, weights, kind, sw))
-        weights[k] = _GRID[int(np.argmin(losses))]
-    return weights
-
-
-def _weighted_mean(values, sample_weight):
-    """Mean of ``values`` (one per row), weighted by ``sample_weight`` when given."""
-    if sample_weight is None:
-        return values.mean()
-    return (values * sample_weight).sum() / sample_weight.sum()
-
-
-def _head_score(output, present, y, sample_weight, kind):
-    """How well one head does on held-out rows (higher is better): its accuracy on the rows
-    where its block is present (per label, for multi-label), or minus its squared error."""
-    if kind == "regress":
-        if sample_weight is None:  # (the unweighted expression, as it always was)
-            return -float(torch.mean((output - y.reshape(output.shape)) ** 2))
-        errors = ((output - y.reshape(output.shape)) ** 2).reshape(len(output), -1).mean(1)
-        return -float(_weighted_mean(errors, sample_weight))
-    if not present.any():
-        return -1.0
-    w = None if sample_weight is None else sample_weight[present]
-    if kind == "multilabel":
-        correct = ((output[present] > 0) == (y[present] > 0.5)).float().mean(1)
-    else:
-        correct = (output[present].argmax(1) == y[present]).float()
-    return float(_weighted_mean(correct, w))
-
-
-#: Relative weights tried for each head after the best one (whose weight is 1).
-_GRID = np.linspace(0.0, 1.0, 11)
-
-
-def _combined_loss(outputs, present, y, weights, kind, sample_weight=None):
-    """Held-out loss of the heads combined with ``weights``, as the module combines them
-    (``MultimodalModule.combine``): cross-entropy of the weighted sum of log-probabilities,
-    or the squared error (binary cross-entropy of the logits, multi-label) of their
-    weighted mean; a weighted mean over rows with ``sample_weight``."""
-    functional = torch.nn.functional
-    w = torch.as_tensor(weights) * present  # (n, blocks)
-    if kind == "classify":
-        logits = (w.unsqueeze(2) * outputs).sum(1)
-        if sample_weight is None:
-            return float(functional.cross_entropy(logits, y))
-        losses = functional.cross_entropy(logits, y, reduction="none")
-        return float(_weighted_mean(losses, sample_weight))
-    mean = (w.unsqueeze(2) * outputs).sum(1) / w.sum(1, keepdim=True).clamp(min=1e-6)
-    target = y.reshape(mean.shape).float()
-    if kind == "multilabel":
-        losses = functional.binary_cross_entropy_with_logits(mean, target, reduction="none")
-    elif sample_weight is None:
-        return float(functional.mse_loss(mean, target))
-    else:
-        losses = functional.mse_loss(mean, target, reduction="none")
-    return float(_weighted_mean(losses.reshape(len(losses), -1).mean(1), sample_weight))
 
 
 class GradientBlending(BalanceScheme):
@@ -209,58 +181,25 @@ class GradientBlending(BalanceScheme):
                          floor=floor)
 
     def fit(self, net, data, **fit_params):
-        train, valid = self.split(net, data)
-        probe_train, probe_valid = data.subset(train), data.subset(valid)
-        net._train(probe_train, initialize=True, epochs=0, **fit_params)
+        fit_rows, held_out = self.split(net, data)
+        probe_train, probe_valid = data.subset(fit_rows), data.subset(held_out)
+        train(net, probe_train, initialize=True, epochs=0, **fit_params)
         n_heads = 1 + _n_blocks(net)
         net.loss_weights_ = np.full(n_heads, 1.0 / n_heads)
         before = (head_losses(net, probe_valid), head_losses(net, probe_train))
         estimates, done = [], 0
         while done < self.probe_epochs:
             step = min(self.interval, self.probe_epochs - done)
-            net._train(probe_train, initialize=False, epochs=step, **fit_params)
+            train(net, probe_train, initialize=False, epochs=step, **fit_params)
             after = (head_losses(net, probe_valid), head_losses(net, probe_train))
             estimates.append(blend_weights(*before, *after))
             weights = np.maximum(np.mean(estimates, axis=0), self.floor)
             net.loss_weights_ = weights / weights.sum()
             before, done = after, done + step
         weights = net.loss_weights_
-        net._train(data, initialize=True, **fit_params)
+        train(net, data, initialize=True, **fit_params)
         net.loss_weights_ = net.balance_weights_ = weights
         return net
-
-
-def evaluate_heads(net, data):
-    """``(fused, heads, present, y)`` on ``data`` in eval mode: the fused head's output, the
-    per-branch heads' outputs ``(n, n_blocks, n_outputs)``, the presence mask and y."""
-    module = net.module_
-    was_training = module.training
-    module.train(False)
-    X, y = data.tensors()
-    try:
-        with torch.no_grad():
-            h, present = module.encode(X.to(net.device_))
-            fused = module.head(module.fusion(h, present))
-            return fused, module.branch_heads(h), present, y.to(h.device)
-    finally:
-        module.train(was_training)
-
-
-def head_losses(net, data):
-    """Loss of the fused head and of each unimodal head on ``data`` (eval mode), weighted
-    by the rows' sample weights when ``data`` has them."""
-    fused, heads, present, y = evaluate_heads(net, data)
-    sw = data.weights()
-    sw = None if sw is None else sw.to(y.device)
-
-    def loss(pred, rows=None):
-        if rows is None:
-            return float(net.criterion_loss(pred, y, sw))
-        return float(net.criterion_loss(pred, y[rows], None if sw is None else sw[rows]))
-
-    return np.asarray([loss(fused)] + [
-        loss(heads[present[:, i], i], present[:, i]) if present[:, i].any() else np.nan
-        for i in range(heads.shape[1])], dtype=np.float64)
 
 
 def blend_weights(valid_before, train_before, valid_after, train_after):
@@ -308,7 +247,7 @@ class GradientModulation(BalanceScheme):
                 "balance='ogm-ge' compares the modalities' softmax scores of the true class: "
                 "it is for classifiers. Use 'ume' or 'gblend' with FusionNetRegressor."
             )
-        net._train(data, initialize=True, epochs=0, **fit_params)
+        train(net, data, initialize=True, epochs=0, **fit_params)
         module = net.module_
         linear = [m for m in module.head.modules() if isinstance(m, torch.nn.Linear)]
         if type(module.fusion).__name__ != "ConcatFusion" or len(linear) != 1:
@@ -318,17 +257,18 @@ class GradientModulation(BalanceScheme):
                 f"fusion={net.fusion!r} and hidden_sizes={net.hidden_sizes!r}."
             )
         module.keep_branch_outputs = True
-        net._train(data, initialize=False, **fit_params)
+        train(net, data, initialize=False, **fit_params)
         module.keep_branch_outputs = False
         module.branch_outputs = None
         return net
 
-    def after_backward(self, net):
+    def after_backward(self, net, X, y):
         module = net.module_
-        h, y = module.branch_outputs, vars(net).get("_last_targets")
+        h = module.branch_outputs
         if h is None or y is None:
             return
-        sample_weight = vars(net).get("_last_weights")
+        y = torch.as_tensor(y, device=net.device_)
+        sample_weight = split_batch_X(X)[1]
         head = module.head.layers[-1]
         with torch.no_grad():
             n_blocks, width = h.shape[1], h.shape[2]
@@ -356,23 +296,18 @@ class GradientModulation(BalanceScheme):
         module.branch_outputs = None
 
 
-#: ``balance=`` names -> scheme classes.
-BALANCES = {"ume": UnimodalEnsemble, "gblend": GradientBlending, "ogm-ge": GradientModulation}
+BALANCES.register("ume", UnimodalEnsemble)
+BALANCES.register("gblend", GradientBlending)
+BALANCES.register("ogm-ge", GradientModulation)
 
 
-def make_balance(name, params):
-    """The scheme ``name`` with the routed hyperparameters (``balance__<x>``) it takes.
+def make_balance(spec, params):
+    """The scheme ``spec`` (a name, a class or an instance) built with the routed
+    hyperparameters (``balance__<x>``) it takes.
 
-    A hyperparameter that another scheme takes is ignored (one grid may span several
-    schemes); one that no scheme takes is refused as a typo.
+    A hyperparameter that another registered scheme takes is ignored (one grid may span
+    several schemes); one that no scheme takes is refused as a typo.
     """
-    cls = BALANCES[name]
-    accepted = set(inspect.signature(cls).parameters)
-    known = {p for scheme in BALANCES.values() for p in inspect.signature(scheme).parameters}
-    unknown = sorted(set(params) - known)
-    if unknown:
-        raise InvalidInputError(
-            f"balance={name!r} takes the hyperparameters {sorted(accepted)} (as "
-            f"balance__<name>); got unknown {['balance__' + u for u in unknown]}."
-        )
-    return cls(**{k: v for k, v in params.items() if k in accepted})
+    cls = BALANCES.check(spec, params)[0]
+    BALANCES.check_names(params, [cls])
+    return BALANCES.build(spec, {}, params)

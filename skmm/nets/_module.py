@@ -209,27 +209,6 @@ def drop_modalities(present, p):
     return keep
 
 
-def block_losses(aux, present, y_true, loss_fn):
-    """``loss_fn(aux_logits, y)`` of each block on the samples where it is present (None
-    where no sample of the batch has it)."""
-    return [loss_fn(aux[present[:, i], i], y_true[present[:, i]]) if present[:, i].any()
-            else None for i in range(aux.shape[1])]
-
-
-def auxiliary_loss(aux, present, y_true, loss_fn):
-    """Mean over blocks of ``loss_fn(aux_logits, y)`` on the samples where the block is present.
-
-    Parameters
-    ----------
-    aux : tensor (batch, n_blocks, n_outputs)
-    present : bool tensor (batch, n_blocks)
-    y_true : tensor (batch, ...)
-    loss_fn : callable(y_pred, y_true) -> scalar tensor
-    """
-    losses = [loss for loss in block_losses(aux, present, y_true, loss_fn) if loss is not None]
-    return sum(losses) / max(1, len(losses))
-
-
 def build_multimodal_module(X, n_outputs, modalities=None, shapes=None, branches=None, **params):
     """Build a :class:`MultimodalModule` for the training input ``X``.
 

@@ -1,4 +1,4 @@
-"""Registries of the nets' extension points: names -> torch module classes.
+"""Registries of the nets' extension points: names -> classes (torch modules, balance schemes).
 
 A :class:`Registry` maps names to ``torch.nn.Module`` classes, each registered with the
 constructor defaults that the name stands for. Wherever the nets take a name of a
@@ -68,8 +68,12 @@ REGISTER_DOCS = {
     """,
 }
 
-MODULE_CLASS = Satisfies(lambda v: isinstance(v, type) and issubclass(v, nn.Module),
-                         "a torch.nn.Module subclass")
+def subclass_of(base, description):
+    """Constraint: a subclass of ``base``."""
+    return Satisfies(lambda v: isinstance(v, type) and issubclass(v, base), description)
+
+
+MODULE_CLASS = subclass_of(nn.Module, "a torch.nn.Module subclass")
 MODULE_INSTANCE = InstanceOf(nn.Module, description="a torch.nn.Module instance")
 
 
@@ -88,7 +92,7 @@ def takes(cls, name):
 
 
 class Registry(Mapping):
-    """Names of one extension point -> ``torch.nn.Module`` classes (a read-only mapping).
+    """Names of one extension point -> classes (a read-only mapping).
 
     Parameters
     ----------
@@ -101,14 +105,23 @@ class Registry(Mapping):
         Sizes the nets pass to a constructor that takes them; not routable.
     register_hint : str
         How to add an entry, for messages.
+    base : type, default=torch.nn.Module
+        The class every entry subclasses (a balance scheme's is
+        :class:`~skmm.nets._balance.BalanceScheme`).
     """
 
-    def __init__(self, prefix, noun, context, register_hint):
+    def __init__(self, prefix, noun, context, register_hint, base=nn.Module):
         self.prefix, self.noun = prefix, noun
         self.context = tuple(context)
         self.register_hint = register_hint
+        self.base = base
         self._entries = {}
-        self.spec_constraints = [Registered(self), MODULE_CLASS, MODULE_INSTANCE]
+        if base is nn.Module:
+            self._class, self._instance = MODULE_CLASS, MODULE_INSTANCE
+        else:
+            self._class = subclass_of(base, f"a {base.__name__} subclass")
+            self._instance = InstanceOf(base, description=f"a {base.__name__} instance")
+        self.spec_constraints = [Registered(self), self._class, self._instance]
 
     def __getitem__(self, name):
         return self._entries[name].cls
@@ -148,9 +161,9 @@ class Registry(Mapping):
                 f"({self._entries[entry.name].cls.__name__}); choose another name, or "
                 f"unregister it first ({self.register_hint}.unregister({entry.name!r}))."
             )
-        if not MODULE_CLASS.is_satisfied_by(entry.cls):
-            raise TypeError(f"{self.noun} {entry.name!r} must be registered with a "
-                            f"torch.nn.Module subclass, got {entry.cls!r}.")
+        if not self._class.is_satisfied_by(entry.cls):
+            raise TypeError(f"{self.noun} {entry.name!r} must be registered with "
+                            f"{self._class}, got {entry.cls!r}.")
         unknown = [k for k in entry.defaults if not takes(entry.cls, k)]
         if unknown:
             raise TypeError(f"{entry.cls.__name__} does not take {unknown}, given as defaults "
@@ -198,6 +211,11 @@ class Registry(Mapping):
                     f"{self.noun} takes {name!r}, nor does any in use: {own}. Check the name."
                 )
 
+    def routed_name(self, name):
+        """How messages name the hyperparameter ``name``: as the nets' routed parameter
+        (``balance__holdout``) for a registry whose classes are not torch modules."""
+        return name if self.base is nn.Module else f"{self.prefix}__{name}"
+
     def hyperparameters(self, cls):
         """Names of the constructor arguments of ``cls`` that are not sizes of the context."""
         return [n for n in _signature(cls)[0] if n not in self.context]
@@ -216,7 +234,7 @@ class Registry(Mapping):
             if name in constraints:
                 rule = constraints[name]
                 rule, hint = rule if isinstance(rule, tuple) else (rule, None)
-                check_param(name, value, rule, hint=hint, what=cls.__name__)
+                check_param(self.routed_name(name), value, rule, hint=hint, what=cls.__name__)
         return cls, kwargs, instance
 
     def build(self, spec, context, params=None):

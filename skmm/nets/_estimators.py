@@ -1,7 +1,7 @@
 """FusionNetClassifier and FusionNetRegressor: skorch nets usable with no torch code.
 
 Both are skorch nets (``module__...``, ``optimizer__...``, ``callbacks`` all pass through)
-with the scikit-learn contract tightened (see :mod:`._netbase` for how):
+with the scikit-learn contract tightened (see :mod:`._skorch` for how):
 
 * X may be float64/float32 arrays or numeric DataFrames; it is checked (non-numeric
   columns, NaN/inf, number of features) and cast to float32 once;
@@ -11,7 +11,7 @@ with the scikit-learn contract tightened (see :mod:`._netbase` for how):
 * batches are index slices of whole tensors, not collated items;
 * a fixed ``random_state`` gives the same fit on the CPU.
 
-Both take ``sample_weight`` in ``fit`` and ``partial_fit`` (see :mod:`._netbase`); the
+Both take ``sample_weight`` in ``fit`` and ``partial_fit`` (see :mod:`._skorch`); the
 classifier also ``class_weight``, and a 2-D 0/1 indicator y (multi-label: one sigmoid per
 label); the regressor standardises its targets (``target_scaling``).
 
@@ -22,12 +22,10 @@ AudioLogMel's in a ColumnTransformer, presence columns, or ``modalities=``) it i
 (``fusion=``) and a head (layer-level fusion).
 """
 
-import numbers
 
 import numpy as np
 import torch
 from scipy import sparse
-from sklearn.utils.multiclass import type_of_target
 from skorch import NeuralNetClassifier, NeuralNetRegressor
 from skorch.callbacks import EpochScoring
 
@@ -35,14 +33,16 @@ from .._docs import fill_doc
 from .._validation import InstanceOf, Options
 from ..exceptions import InvalidInputError
 from ._inputs import encode_labels
-from ._layer_fusion import LayerFusionMixin
-from ._netbase import FusionNetBase
+from ._skorch import FusionNetBase
 from ._netdocs import NET_DOCS as _DOCS
-from ._targets import CodesToLabels, ScaledToUnits, code_accuracy, scoring_on, target_statistics
+from ._targets import (
+    CodesToLabels, ScaledToUnits, class_weights, code_accuracy, encode_indicator, scoring_on,
+    target_statistics,
+)
 
 
 @fill_doc(**_DOCS)
-class FusionNetClassifier(LayerFusionMixin, FusionNetBase, NeuralNetClassifier):
+class FusionNetClassifier(FusionNetBase, NeuralNetClassifier):
     """A neural-network classifier for fused multimodal features (a skorch net).
 
     {{parameters}}
@@ -121,7 +121,16 @@ class FusionNetClassifier(LayerFusionMixin, FusionNetBase, NeuralNetClassifier):
                  verbose=0, classes=None, modalities=None, branches=None, shapes=None,
                  branch_width=128, fusion_rank=4, modality_dropout=0.0, aux_weight=0.0,
                  balance=None, class_weight=None, **kwargs):
-        self._init_net(locals())
+        super().__init__(module, criterion=criterion, optimizer=optimizer, lr=lr,
+                         max_epochs=max_epochs, batch_size=batch_size, train_split=train_split,
+                         callbacks=callbacks, device=device, verbose=verbose, classes=classes,
+                         **kwargs)
+        self._store_params(
+            hidden_sizes=hidden_sizes, dropout=dropout, fusion=fusion,
+            early_stopping=early_stopping, precision=precision, random_state=random_state,
+            modalities=modalities, branches=branches, shapes=shapes, branch_width=branch_width,
+            fusion_rank=fusion_rank, modality_dropout=modality_dropout, aux_weight=aux_weight,
+            balance=balance, class_weight=class_weight)
 
     _parameter_constraints = {
         "class_weight": ([None, Options("balanced"),
@@ -168,7 +177,7 @@ class FusionNetClassifier(LayerFusionMixin, FusionNetBase, NeuralNetClassifier):
                 "Pass y as at the first fit, or refit the net."
             )
         if multilabel:
-            return self._encode_indicator(y, reset, classes)
+            return encode_indicator(self, y, reset, classes)
         if reset:
             classes = self.classes if self.classes is not None else classes
             self.classes_inferred_, codes = encode_labels(y, classes)
@@ -177,81 +186,14 @@ class FusionNetClassifier(LayerFusionMixin, FusionNetBase, NeuralNetClassifier):
             _, codes = encode_labels(y, self.classes_)
         return codes
 
-    def _encode_indicator(self, y, reset, classes):
-        """A multi-label indicator y as float32 0/1 targets of BCEWithLogitsLoss."""
-        kind = type_of_target(y)
-        if kind == "multilabel-indicator":  # two values at most: they must be 0 and 1
-            values = np.unique(y.data if sparse.issparse(y) else y)
-            kind = kind if np.isin(values, (0, 1)).all() else f"2-D with values {values}"
-        if kind != "multilabel-indicator":
-            raise InvalidInputError(
-                f"y has shape {y.shape}: a 2-D y is taken as a multi-label indicator matrix "
-                f"(0/1 values, one column per label), but this y is {kind!r}. Fix: pass 1-D "
-                "labels for one class per row, a 0/1 matrix (MultiLabelBinarizer) for several "
-                "labels per row, or wrap the net in sklearn.multioutput.MultiOutputClassifier "
-                "for several multi-class outputs."
-            )
-        y = y.toarray() if sparse.issparse(y) else np.asarray(y)
-        n_labels = y.shape[1]
-        if reset:
-            given = self.classes if self.classes is not None else classes
-            if given is not None and not np.array_equal(np.asarray(given), np.arange(n_labels)):
-                raise InvalidInputError(
-                    f"classes={given!r} was given, but with a multi-label indicator y the "
-                    f"classes are its columns, 0 .. {n_labels - 1}. Leave classes=None."
-                )
-            self.classes_inferred_ = np.arange(n_labels)
-            self.n_outputs_ = n_labels
-        elif n_labels != self.n_outputs_:
-            raise InvalidInputError(
-                f"y has {n_labels} label columns but the net was fitted on {self.n_outputs_}."
-            )
-        return np.ascontiguousarray(y, dtype=np.float32)
-
     def _weigh_rows(self, y, sample_weight, reset):
         if reset:
-            self.class_weight_ = self._class_weights(y, sample_weight)
+            self.class_weight_ = class_weights(self, y, sample_weight)
         weights = getattr(self, "class_weight_", None)
         if weights is None or np.all(weights == 1.0):
             return sample_weight
         row_weights = weights[y]
         return row_weights if sample_weight is None else sample_weight * row_weights
-
-    def _class_weights(self, codes, sample_weight):
-        """The weight of each class (in ``classes_`` order) from ``class_weight``."""
-        spec = self.class_weight
-        if self.multilabel_:
-            if spec is not None:
-                raise InvalidInputError(
-                    f"class_weight={spec!r} weighs each row by its class, but a multi-label "
-                    "row has several labels. Fix: weigh rows with sample_weight, or each "
-                    "label's positives with criterion__pos_weight=torch.tensor([...]) (one "
-                    "weight per label, of BCEWithLogitsLoss)."
-                )
-            return None
-        n_classes = len(self.classes_)
-        weights = np.ones(n_classes)
-        if isinstance(spec, str):  # "balanced", from the (weighted) counts of the rows
-            counts = np.bincount(codes, weights=sample_weight, minlength=n_classes)
-            seen = counts > 0
-            weights[seen] = counts.sum() / (seen.sum() * counts[seen])
-        elif spec is not None:
-            classes = self.classes_.tolist()
-            unknown = [label for label in spec if label not in classes]
-            if unknown:
-                raise InvalidInputError(
-                    f"class_weight names labels {unknown} that are not among the classes "
-                    f"{classes}. Fix: key the dict by the labels of y."
-                )
-            for index, label in enumerate(classes):
-                weight = spec.get(label, 1.0)
-                if (isinstance(weight, bool) or not isinstance(weight, numbers.Real)
-                        or not (np.isfinite(weight) and weight >= 0)):
-                    raise InvalidInputError(
-                        f"class_weight[{label!r}] must be a finite number >= 0, got {weight!r}."
-                    )
-                weights[index] = weight
-        return weights
 
     def initialize_criterion(self):
         # multi-label: a softmax loss (the default) becomes one sigmoid per label
@@ -263,18 +205,17 @@ class FusionNetClassifier(LayerFusionMixin, FusionNetBase, NeuralNetClassifier):
             return self
         return super().initialize_criterion()
 
-    def _get_predict_nonlinearity(self):
-        if getattr(self, "multilabel_", False) and self.predict_nonlinearity == "auto":
+    def _auto_nonlinearity(self):
+        if getattr(self, "multilabel_", False):
             return torch.sigmoid
-        return super()._get_predict_nonlinearity()
+        return super()._auto_nonlinearity()
 
-    @property
-    def _default_callbacks(self):
+    def get_default_callbacks(self):
         # skorch's "valid_acc" compares predict() with y; internally y holds class codes.
         return [
             (name, EpochScoring(code_accuracy, name=name, lower_is_better=False))
             if name == "valid_acc" else (name, callback)
-            for name, callback in super()._default_callbacks
+            for name, callback in super().get_default_callbacks()
         ]
 
     def initialize_callbacks(self):
@@ -311,7 +252,7 @@ class FusionNetClassifier(LayerFusionMixin, FusionNetBase, NeuralNetClassifier):
 
 
 @fill_doc(**_DOCS)
-class FusionNetRegressor(LayerFusionMixin, FusionNetBase, NeuralNetRegressor):
+class FusionNetRegressor(FusionNetBase, NeuralNetRegressor):
     """A neural-network regressor of one or several targets from fused multimodal features.
 
     {{parameters}}
@@ -359,7 +300,15 @@ class FusionNetRegressor(LayerFusionMixin, FusionNetBase, NeuralNetRegressor):
                  verbose=0, modalities=None, branches=None, shapes=None, branch_width=128,
                  fusion_rank=4, modality_dropout=0.0, aux_weight=0.0, balance=None,
                  target_scaling=True, **kwargs):
-        self._init_net(locals())
+        super().__init__(module, criterion=criterion, optimizer=optimizer, lr=lr,
+                         max_epochs=max_epochs, batch_size=batch_size, train_split=train_split,
+                         callbacks=callbacks, device=device, verbose=verbose, **kwargs)
+        self._store_params(
+            hidden_sizes=hidden_sizes, dropout=dropout, fusion=fusion,
+            early_stopping=early_stopping, precision=precision, random_state=random_state,
+            modalities=modalities, branches=branches, shapes=shapes, branch_width=branch_width,
+            fusion_rank=fusion_rank, modality_dropout=modality_dropout, aux_weight=aux_weight,
+            balance=balance, target_scaling=target_scaling)
 
     _parameter_constraints = {
         "target_scaling": [InstanceOf(bool, np.bool_, description="a bool")],

@@ -1,0 +1,206 @@
+"""What a fusion net trains, built from its parameters and the layout of X.
+
+* :data:`NET_CONSTRAINTS`, :func:`check_params`: the nets' parameters, checked at fit
+  (scikit-learn's declared constraints), with the routed hyperparameters of the fusion
+  operator, the branches and the balance scheme (``fusion__<name>``, ``branches__<name>``,
+  ``balance__<name>``, as skorch routes ``module__<name>``);
+* :func:`build_module`: the module, in one place: a :class:`~skmm.nets._module.MultimodalModule`
+  when X has modality blocks (:func:`net_module`), an :class:`~skmm.nets.MLP` over the row
+  for one plain block, or the user's ``module``;
+* :func:`allow_missing`: which NaN/inf cells of X that layout reads as missing.
+"""
+
+import inspect
+
+import numpy as np
+import torch
+from torch import nn
+
+from .._validation import (
+    PRECISIONS, InstanceOf, Integer, Options, Real, Satisfies, validate_params,
+)
+from ..exceptions import InvalidInputError
+from ._balance import BALANCES, make_balance
+from ._branches import BRANCHES, BRANCHES_PARAMETER, check_branches, resolve_branches
+from ._inputs import check_finite
+from ._layout import KINDS, block_statistics, check_presence_column, infer_layout, nan_is_missing
+from ._layout import warn_blocks_never_present
+from ._mlp import DROPOUT, HIDDEN_SIZES, MLP, resolve_hidden_sizes
+from ._module import MultimodalModule
+from ._operators import FUSIONS
+
+_BLOCK_DICT = InstanceOf(dict, description="a dict keyed by modality")
+
+#: The parameters both nets take, checked by fit (see :func:`skmm._validation.validate_params`).
+NET_CONSTRAINTS = {
+    "hidden_sizes": [Options("auto"), HIDDEN_SIZES],
+    "dropout": [DROPOUT],
+    "early_stopping": ([None, Integer(1)], "It is the patience in epochs."),
+    "batch_size": [Integer(1), Satisfies(Integer(-1, -1).is_satisfied_by,
+                                         "-1 (the whole data as one batch)")],
+    "precision": [Options(*PRECISIONS)],
+    "fusion": (FUSIONS.spec_constraints, "Add one with skmm.nets.register_fusion."),
+    "modalities": [None, _BLOCK_DICT],
+    "branches": BRANCHES_PARAMETER,
+    "shapes": [None, _BLOCK_DICT],
+    "branch_width": [Integer(1)],
+    "fusion_rank": [Integer(1)],
+    "modality_dropout": MultimodalModule._parameter_constraints["modality_dropout"],
+    "aux_weight": [Real(0)],
+    "balance": ([None, *BALANCES.spec_constraints],
+                "See the nets' docstring for what each costs; add one with "
+                "skmm.nets.register_balance."),
+}
+
+
+#: The nets' parameters that name a registry entry; ``<name>__<param>`` is routed to it.
+ROUTED = {"fusion": FUSIONS, "branches": BRANCHES}
+#: Plain parameters kept as aliases of one operator's hyperparameter:
+#: alias -> (the operator's registered name, its constructor argument).
+ALIASES = {"fusion_rank": ("lowrank", "rank")}
+
+
+def fusion_params(net):
+    """The fusion operator's routed hyperparameters, with the aliases of :data:`ALIASES`.
+
+    ``fusion_rank`` feeds the ``rank`` of "lowrank" (given by name or class; an instance
+    is used as it is) unless ``fusion__rank`` is set; setting both is an error.
+    """
+    params = net.get_params_for("fusion")
+    if isinstance(net.fusion, nn.Module):
+        return params
+    cls = FUSIONS.resolve(net.fusion)[0]
+    for alias, (name, param) in ALIASES.items():
+        if name not in FUSIONS or cls is not FUSIONS[name]:
+            continue
+        value = getattr(net, alias)
+        default = inspect.signature(type(net)).parameters[alias].default
+        if param in params and value != default:
+            raise InvalidInputError(
+                f"{alias}={value!r} and fusion__{param}={params[param]!r} both set the {param} "
+                f"of {name!r}; give one of them ({alias} is an alias of fusion__{param})."
+            )
+        params.setdefault(param, value)
+    return params
+
+
+def net_module(net, n_features, n_outputs, X=None):
+    """The default module of a fusion net: a :class:`MultimodalModule`, or None for an MLP.
+
+    The layout of X comes from ``net.feature_names_in_`` (or ``net.modalities``); a
+    MultimodalModule is built when X has several blocks, a presence column or a block of
+    pixels, frames or token ids, or when ``fusion``, ``branches``, ``modality_dropout`` or
+    ``aux_weight`` ask for one. None means: one plain block, use the MLP over the row.
+    The layout and the training statistics are kept on the net (``layout_``,
+    ``block_stats_``) so that a module re-initialised without X (``X=None``) is the same.
+    """
+    names = getattr(net, "feature_names_in_", None)
+    layout = infer_layout(names, n_features, net.modalities, net.shapes)
+    if is_plain(net, layout):
+        return None
+    if X is not None:
+        warn_blocks_never_present(layout, X, names)
+    if X is not None or getattr(net, "layout_", None) != layout:
+        net.block_stats_ = block_statistics(layout, X) if X is not None else (None, None)
+    net.layout_ = layout
+    stats, vocab_sizes = net.block_stats_
+    kwargs = net.get_params_for("module")
+    kwargs.setdefault("hidden_sizes", resolve_hidden_sizes(net.hidden_sizes, "head"))
+    kwargs.setdefault("dropout", net.dropout)
+    return MultimodalModule(
+        layout, int(n_outputs), branches=resolve_branches(layout, net.branches),
+        fusion=net.fusion, width=int(net.branch_width),
+        modality_dropout=float(net.modality_dropout),
+        aux_heads=net.aux_weight > 0 or net.balance is not None,
+        stats=stats, vocab_sizes=vocab_sizes, fusion_params=fusion_params(net),
+        branch_params=net.get_params_for("branches"), **kwargs,
+    )
+
+
+def is_plain(net, layout):
+    """Whether ``net`` trains the MLP over the row: one plain block and nothing asking for a
+    :class:`MultimodalModule` (see :func:`net_module`)."""
+    return (len(layout) == 1 and layout[0].mask is None and layout[0].kind == "features"
+            and _is(net.branches, None, "mlp") and _is(net.fusion, "concat")
+            and not net.modality_dropout and not net.aux_weight and net.balance is None)
+
+
+def _is(value, *names):
+    """Whether ``value`` is one of the str/None ``names`` (never compares a module or dict)."""
+    return (value is None or isinstance(value, str)) and value in names
+
+
+def check_params(net):
+    """Validate the net's parameters and routed hyperparameters (called by fit)."""
+    validate_params(net)
+    check_branches(net.branches)
+    params = fusion_params(net)
+    FUSIONS.check_names(params, [FUSIONS.check(net.fusion, params)[0]])
+    # the branches__ parameters, against every branch that a block may get
+    given = net.branches.values() if isinstance(net.branches, dict) else [net.branches]
+    specs = [s for s in given if s is not None] + [BRANCHES.default(k) for k in KINDS]
+    params = net.get_params_for("branches")
+    BRANCHES.check_names(params, [BRANCHES.check(spec, params)[0] for spec in specs])
+    if net.balance is not None:
+        make_balance(net.balance, net.get_params_for("balance"))
+
+
+def build_module(net, n_features, n_outputs, X=None):
+    """The module a net trains (the default of ``FusionNetBase._build_module``).
+
+    A :class:`MultimodalModule` when X has modality blocks (see :func:`net_module`); else,
+    with ``module=None``, an :class:`MLP` from ``hidden_sizes`` ("auto": one layer of 256)
+    and ``dropout``; else the user's ``module``: a class is called with the
+    ``module__...`` parameters, plus ``n_features`` and ``n_outputs`` when its signature
+    takes them and they are not given.
+    """
+    if net.module is None:
+        module = net_module(net, n_features, n_outputs, X)
+        if module is not None:
+            return module
+    kwargs = net.get_params_for("module")
+    if net.module is None:
+        kwargs = {"hidden_sizes": resolve_hidden_sizes(net.hidden_sizes, "plain"),
+                  "dropout": net.dropout, **kwargs}
+        return MLP(n_features, n_outputs, **kwargs)
+    if not isinstance(net.module, torch.nn.Module):
+        try:
+            accepted = inspect.signature(net.module).parameters
+        except (TypeError, ValueError):
+            accepted = {}
+        for name, value in (("n_features", n_features), ("n_outputs", n_outputs)):
+            if name in accepted and name not in kwargs:
+                kwargs[name] = value
+    return net.initialized_instance(net.module, kwargs)
+
+
+def allow_missing(net, X):
+    """Refuse NaN/inf in X except where the net reads them as missing.
+
+    NaN/inf are fine in the rows of a block that its presence column marks as missing
+    (their values are never read); when X has several blocks and the default module, NaN
+    cells of feature and tabular blocks are missing values
+    (:func:`~skmm.nets._layout.nan_is_missing`). A lone block's NaN stays an error
+    (scikit-learn's rule).
+    """
+    names = getattr(net, "feature_names_in_", None)
+    try:
+        layout = infer_layout(names, X.shape[1], net.modalities, net.shapes)
+    except InvalidInputError:
+        layout = ()  # fit reports a bad layout with its own message
+    for block in layout:
+        if block.mask is not None:
+            check_presence_column(X[:, block.mask], block, names)
+    bad = ~np.isfinite(X)
+    if not bad.any():
+        return
+    multimodal = net.module is None and len(layout) > 1
+    for block in layout:
+        if block.mask is not None:
+            absent = X[:, block.mask] != 1
+            bad[np.ix_(absent, list(block.columns))] = False
+        if multimodal and nan_is_missing(block):
+            columns = list(block.columns)
+            bad[:, columns] &= ~np.isnan(X[:, columns])
+    if bad.any():
+        check_finite(np.where(bad, X, 0.0), names)

@@ -1,0 +1,395 @@
+"""The fusion nets on skorch: :class:`FusionNetBase`, placed before skorch's net class.
+
+Only skorch's public extension points are overridden (``initialize``,
+``initialize_module``, ``get_default_callbacks``, ``get_params``/``set_params``,
+``get_dataset``, ``get_iterator``, ``get_split_datasets``, ``infer``, ``get_loss``,
+``on_grad_computed``, ``check_data``, ``load_params``, pickling); per-call state travels
+in arguments (a weighted batch's X is a dict holding its ``sample_weight``, the groups
+travel with the dataset). Around them:
+
+* ``fit``/``partial_fit`` validate once and train (:mod:`._fit`); the loss is
+  :func:`~skmm.nets._loss.net_loss`; the module is built in one overridable place,
+  :meth:`FusionNetBase._build_module` (:mod:`._build`);
+* modules and batches live on ``device_`` (``device="auto"`` resolved at fit): skorch,
+  which reads the ``device`` parameter, sees ``device_`` while it initialises;
+* ``__init__`` stores parameters only, and ``get_params`` compares equal across clones,
+  as scikit-learn's checks require.
+"""
+
+import contextlib
+import types
+from collections.abc import Mapping
+
+import numpy as np
+import torch
+from skorch import NeuralNet
+from skorch.callbacks import EarlyStopping
+from skorch.dataset import Dataset as SkorchDataset
+from skorch.utils import get_map_location, is_dataset, to_numpy, to_tensor
+from torch.utils.data import DataLoader, Subset
+
+from .._validation import resolve_device, resolve_precision
+from ..exceptions import InvalidInputError
+from ._build import NET_CONSTRAINTS, ROUTED, ALIASES, allow_missing, build_module, check_params
+from ._balance import make_balance
+from ._callbacks import QuietPrintLog, print_line
+from ._data import ArrayDataset, SliceLoader, split_batch_X, validation_indices
+from ._fit import fit_data, prepare, training_input
+from ._inputs import validate_X
+from ._loss import net_loss
+from ._targets import auto_nonlinearity, identity
+
+#: Fraction of the training rows held out when ``early_stopping`` needs a validation split.
+_EARLY_STOPPING_FRACTION = 0.2
+#: DataLoader arguments the slicing iterator honours; others fall back to a real DataLoader.
+_SLICE_LOADER_ARGS = {"batch_size", "shuffle", "drop_last"}
+#: State skorch's ``__init__`` sets; an unfitted net reads the class defaults below instead
+#: (scikit-learn's contract: ``__init__`` stores parameters only).
+_SKORCH_STATE = ("history_", "initialized_", "virtual_params_")
+
+
+class FusionNetBase:
+    """What the classifier and the regressor share (placed before skorch's net class)."""
+
+    _parameter_constraints = NET_CONSTRAINTS
+
+    #: skorch routes ``<prefix>__<name>``; fusion__, branches__ and balance__ are ours.
+    prefixes_ = NeuralNet.prefixes_ + list(ROUTED) + ["balance"]
+
+    initialized_ = False
+    history_ = None
+    virtual_params_ = types.MappingProxyType({})
+
+    def _store_params(self, **own):
+        """The end of the nets' ``__init__``: store our own parameters and leave skorch's
+        fitted-state attributes to the class defaults."""
+        for name, value in own.items():
+            setattr(self, name, value)
+        for name in _SKORCH_STATE:
+            vars(self).pop(name, None)
+
+    # ---- parameters ----------------------------------------------------------------
+    def get_params(self, deep=True, **kwargs):
+        """Parameters (skorch's), without the callback instances skorch lists.
+
+        skorch lists each default callback's instance (built afresh per call), so that
+        ``get_params()`` of two clones never compared equal; their parameters are kept.
+        """
+        params = super().get_params(deep=deep, **kwargs)
+        return {key: value for key, value in params.items()
+                if not key.startswith("_")
+                and not (key.startswith("callbacks__") and key.count("__") == 1)}
+
+    def set_params(self, **params):
+        """Set parameters; see ``get_params`` for the names.
+
+        ``fusion__<name>``, ``branches__<name>`` and ``balance__<name>`` are stored as they
+        are and take effect at the next fit, as ``fusion`` and ``branches`` do. An unfitted
+        net stores a new ``callbacks`` list, so that a bad value is reported by fit.
+        """
+        direct = {k: params.pop(k) for k in list(params)
+                  if k.split("__", 1)[0] in (*ROUTED, "balance") or k in ALIASES}
+        if "callbacks" in params and not self.initialized_ and not any(
+                key.startswith("callbacks__") for key in params):
+            direct["callbacks"] = params.pop("callbacks")
+        with self._skorch_device():
+            super().set_params(**params)
+        for name, value in direct.items():
+            setattr(self, name, value)
+        return self
+
+    def _check_params(self):
+        """Validate the parameters (called by fit); raise InvalidInputError with a fix."""
+        check_params(self)
+
+    def _make_balance(self):
+        """The balance scheme of this fit (``balance`` with its routed hyperparameters)."""
+        return make_balance(self.balance, self.get_params_for("balance"))
+
+    # ---- initialisation --------------------------------------------------------------
+    @contextlib.contextmanager
+    def _skorch_device(self):
+        # skorch places the components it (re)builds on the ``device`` parameter, which
+        # may be "auto": it sees the resolved ``device_`` meanwhile.
+        param = self.device
+        resolved = vars(self).get("device_")
+        if resolved is None:
+            yield
+            return
+        vars(self)["device"] = resolved
+        try:
+            yield
+        finally:
+            if vars(self)["device"] is resolved:  # unless the block set a new parameter
+                vars(self)["device"] = param
+
+    def initialize(self):
+        """Initialise the components (skorch's ``initialize``) on ``device_``."""
+        with self._skorch_device():
+            return super().initialize()
+
+    def _build_module(self, n_features, n_outputs, X=None):
+        """Return the torch module to train (the one place to override).
+
+        Parameters
+        ----------
+        n_features : int
+            Width of the input rows (``n_features_in_``).
+        n_outputs : int
+            Number of classes, or of regression targets.
+        X : ndarray of float32 (n_samples, n_features), optional
+            The training input when the module is built by ``fit`` (None when skorch
+            re-initialises it outside fit, e.g. after ``set_params(module__...)``); its
+            column names are in ``feature_names_in_`` when it was a DataFrame.
+
+        The default (:func:`~skmm.nets._build.build_module`) is a multimodal module when X
+        has modality blocks, else an :class:`~skmm.nets.MLP` from ``hidden_sizes``
+        ("auto": one layer of 256) and ``dropout``, else the given ``module``.
+        """
+        return build_module(self, n_features, n_outputs, X)
+
+    def initialize_module(self):
+        if not hasattr(self, "n_features_in_"):
+            raise InvalidInputError(
+                f"{type(self).__name__} learns its input width from the data: call "
+                "fit(X, y) rather than initialize() first."
+            )
+        self.module_ = self._build_module(self.n_features_in_, self.n_outputs_,
+                                          training_input())
+        return self
+
+    def get_default_callbacks(self):
+        callbacks = [
+            (name, QuietPrintLog()) if name == "print_log" else (name, callback)
+            for name, callback in super().get_default_callbacks()
+        ]
+        if self.early_stopping is not None:
+            callbacks.append(("early_stopping", EarlyStopping(
+                patience=self.early_stopping, load_best=True, sink=print_line,
+            )))
+        return callbacks
+
+    # ---- fitting -------------------------------------------------------------------------
+    def fit(self, X, y, groups=None, sample_weight=None, **fit_params):
+        """Validate X and y, build the module for their shape and train it.
+
+        Parameters
+        ----------
+        X : array-like or DataFrame of numbers, shape (n_samples, n_features)
+            Cast to float32 once. Non-numeric columns and inf are refused, and NaN too,
+            except where the multimodal module reads it as missing: in the rows of a
+            block its presence column marks as missing, and, when X has several blocks, in
+            the cells of a block of numbers or of a table (where NaN reads as the column's
+            training mean, and a block that is NaN throughout as a missing modality).
+        y : array-like, shape (n_samples,)
+            Class labels, or targets; (n_samples, n_targets) for several regression
+            targets, a 0/1 indicator matrix (n_samples, n_labels) for multi-label
+            classification.
+        groups : array-like of shape (n_samples,), optional
+            Group labels (speakers, users, sessions). When the net holds rows out for
+            itself (``early_stopping``, ``balance``), it holds out whole groups, so that its
+            held-out signal sees the shift a group-held-out evaluation does; without groups
+            the split is stratified (classifier) or random (regressor). With scikit-learn's
+            metadata routing, ``net.set_fit_request(groups=True)`` lets ``Pipeline`` and
+            ``GridSearchCV`` pass them on.
+        sample_weight : array-like of shape (n_samples,) or float, optional
+            Non-negative weight of each row (None: all 1). Each batch's loss is the mean of
+            its rows' losses weighted by their weights, ``sum(w_i * loss_i) / sum(w_i)``
+            (a criterion with ``reduction="sum"``: that times the batch size), so only the
+            ratios of the weights matter: with the whole data as one batch
+            (``batch_size=-1``), an integer weight is the row repeated that many times;
+            with smaller batches it is so on average. Rows of weight 0 are left out of the
+            fit altogether. The weights follow the rows into the net's own held-out
+            splits: they weigh the validation loss that ``early_stopping`` watches (not
+            ``valid_acc``) and, with ``balance``, the per-branch heads' losses and their
+            held-out evaluation (UME's combination weights, G-Blend's loss weights).
+            Under metadata routing, ``net.set_fit_request(sample_weight=True)`` lets
+            ``Pipeline`` and ``GridSearchCV`` pass them on.
+        **fit_params
+            Passed to the module's ``forward`` (skorch's convention).
+
+        Returns
+        -------
+        self
+        """
+        fresh = not (self.warm_start and self.initialized_)
+        data = prepare(self, X, y, reset=fresh, sample_weight=sample_weight, groups=groups)
+        return fit_data(self, data, initialize=fresh, **fit_params)
+
+    def partial_fit(self, X, y=None, classes=None, groups=None, sample_weight=None,
+                    **fit_params):
+        """Train for ``max_epochs`` more epochs without re-initialising the module.
+
+        The first call validates and builds as :meth:`fit` does; ``classes`` (all the
+        labels, for a classifier) is needed there when one batch may not show them all.
+        ``groups`` and ``sample_weight`` as in :meth:`fit` (routed by
+        ``set_partial_fit_request``); what the first call learnt from its rows (the
+        classifier's ``class_weight_``, the regressor's target scaling) is kept.
+        """
+        fresh = not self.initialized_
+        data = prepare(self, X, y, reset=fresh, classes=classes, sample_weight=sample_weight,
+                       groups=groups)
+        return fit_data(self, data, initialize=fresh, **fit_params)
+
+    def _y_kwargs(self, y):
+        """How ``validate_data`` checks y (a hook: the classifier accepts 2-D indicators)."""
+        return self._y_validation
+
+    def _weigh_rows(self, y, sample_weight, reset):
+        """The validated ``sample_weight`` (float64 or None) times any per-row weights the
+        net adds (a hook: the classifier's ``class_weight``); ``y`` is encoded."""
+        return sample_weight
+
+    def _transform_targets(self, y, sample_weight, reset):
+        """The encoded targets as the criterion sees them (a hook: target scaling)."""
+        return y
+
+    def check_data(self, X, y=None):
+        # X and y were validated (and the labels encoded) by fit.
+        pass
+
+    def get_split_datasets(self, X, y=None, **fit_params):
+        dataset = self.get_dataset(X, y)
+        split = self.train_split
+        if not split and self.early_stopping is not None:
+            train, valid = validation_indices(
+                len(dataset), _EARLY_STOPPING_FRACTION, self.seed_, y=y,
+                groups=getattr(dataset, "groups", None), stratify=self._stratify)
+            return Subset(dataset, train), Subset(dataset, valid)
+        if not split:
+            return dataset, None
+        return split(dataset, y, **fit_params) if y is not None else split(dataset, **fit_params)
+
+    # ---- batches -------------------------------------------------------------------------
+    def get_dataset(self, X, y=None):
+        if is_dataset(X):
+            return X
+        X = self._validate_predict_X(X)
+        if self.dataset is not SkorchDataset:
+            return super().get_dataset(X, y)
+        return ArrayDataset(X)
+
+    def get_iterator(self, dataset, training=False):
+        base, indices = dataset, None
+        if isinstance(dataset, Subset):
+            base, indices = dataset.dataset, dataset.indices
+        prefix = "iterator_train" if training else "iterator_valid"
+        kwargs = self.get_params_for(prefix)
+        if (not isinstance(base, ArrayDataset) or getattr(self, prefix) is not DataLoader
+                or set(kwargs) - _SLICE_LOADER_ARGS):
+            if isinstance(base, ArrayDataset) and base.w_t is not None:
+                raise InvalidInputError(
+                    f"sample_weight reaches the loss through skmm's sliced batches; the "
+                    f"{prefix} settings {sorted(set(kwargs) - _SLICE_LOADER_ARGS)} (or a "
+                    f"custom {prefix}) ask for a DataLoader, which drops them. Keep to "
+                    f"{sorted(_SLICE_LOADER_ARGS)}, or fit without sample_weight."
+                )
+            return super().get_iterator(dataset, training=training)
+        batch_size = kwargs.get("batch_size", self.batch_size)
+        X_t, y_t = base.tensors(indices)
+        if batch_size == -1:
+            batch_size = max(1, len(X_t))
+        seed = None
+        if hasattr(self, "seed_"):
+            seed = self.seed_ + len(self.history or ())
+        return SliceLoader(X_t, y_t, batch_size, shuffle=kwargs.get("shuffle", training),
+                           drop_last=kwargs.get("drop_last", False), seed=seed,
+                           sample_weight=base.weights(indices))
+
+    # ---- one step ------------------------------------------------------------------------
+    def infer(self, x, **fit_params):
+        x, _ = split_batch_X(x)  # a weighted batch's rows (its weights are for get_loss)
+        if isinstance(x, torch.Tensor):
+            x = x.to(self.device_, non_blocking=True)
+        else:
+            x = to_tensor(x, device=self.device_)
+        dtype = getattr(self, "amp_dtype_", None)
+        if dtype is None:
+            return self._forward_module(x, fit_params)
+        with torch.autocast(torch.device(self.device_).type, dtype=dtype):
+            return _to_float32(self._forward_module(x, fit_params))
+
+    def _forward_module(self, x, fit_params):
+        if isinstance(x, Mapping):
+            return self.module_(**x, **fit_params)
+        return self.module_(x, **fit_params)
+
+    def get_loss(self, y_pred, y_true, X=None, training=False):
+        """The batch's loss (:func:`~skmm.nets._loss.net_loss`), weighted by the
+        ``sample_weight`` a weighted batch carries in its X."""
+        return net_loss(self, y_pred, y_true, split_batch_X(X)[1])
+
+    def on_grad_computed(self, net, named_parameters, batch=None, training=False, **kwargs):
+        """After a training batch's backward pass: the balance scheme's turn
+        (``after_backward``, e.g. OGM-GE's gradient modulation)."""
+        scheme = getattr(self, "balance_", None) if self.balance is not None else None
+        if scheme is not None and training and batch is not None:
+            X, y = batch
+            scheme.after_backward(self, X, y)
+
+    # ---- prediction ----------------------------------------------------------------------
+    def _validate_predict_X(self, X):
+        self.check_is_fitted()
+        return validate_X(self, X, reset=False)
+
+    def _check_values(self, X):
+        """Refuse NaN/inf in X, except where a block is missing (called by validate_X)."""
+        allow_missing(self, X)
+
+    def _predict_nonlinearity(self):
+        """The ``predict_nonlinearity`` as a callable ("auto": from the criterion)."""
+        nonlin = self.predict_nonlinearity
+        if nonlin is None:
+            return identity
+        if isinstance(nonlin, str) and nonlin == "auto":
+            return self._auto_nonlinearity()
+        if not callable(nonlin):
+            raise TypeError("predict_nonlinearity has to be a callable, 'auto' or None")
+        return nonlin
+
+    def _auto_nonlinearity(self):
+        """``predict_nonlinearity="auto"`` (a hook: a multi-label classifier takes one
+        sigmoid per label)."""
+        return auto_nonlinearity(self.criterion_)
+
+    def _forward_numpy(self, X):
+        """The first output of the module on X, after the predict nonlinearity, as numpy."""
+        self.check_is_fitted()
+        nonlin = self._predict_nonlinearity()
+        outputs = []
+        for yp in self.forward_iter(X, training=False, device="cpu"):
+            yp = yp[0] if isinstance(yp, tuple) else yp
+            outputs.append(to_numpy(nonlin(yp)))
+        return np.concatenate(outputs, 0)
+
+    # ---- persistence ---------------------------------------------------------------------
+    def __setstate__(self, state):
+        # skorch maps the saved tensors to ``state["device"]``, falling back to the CPU when
+        # CUDA is absent; here the tensors live on ``device_`` (the parameter may be "auto").
+        state = dict(state)
+        param = state.get("device")
+        state["device"] = state.get("device_", "cpu")
+        super().__setstate__(state)
+        if "device_" in state:
+            self.device_ = str(vars(self)["device"])
+            self.amp_dtype_ = resolve_precision(self.precision, self.device_)
+        vars(self)["device"] = param
+
+    def load_params(self, *args, **kwargs):
+        """skorch's ``load_params``, mapping the saved tensors to ``device_``.
+
+        A net trained on CUDA loads on a CPU-only machine: the tensors go to the CPU and
+        ``device_`` says so (the ``device`` parameter is left as given).
+        """
+        target = getattr(self, "device_", None) or resolve_device(self.device)
+        self.device_ = str(get_map_location(target))
+        with self._skorch_device():
+            return super().load_params(*args, **kwargs)
+
+
+def _to_float32(out):
+    if isinstance(out, torch.Tensor):
+        return out.float() if out.is_floating_point() else out
+    if isinstance(out, tuple):
+        return tuple(_to_float32(o) for o in out)
+    return out

@@ -301,7 +301,7 @@ def test_benchmark_scripts_are_thin_wrappers(tmp_path):
 def test_audio_embedder_with_a_local_model_folder_writes_its_table(
         tmp_path, fsdd_home, monkeypatch, capsys):
     pytest.importorskip("transformers", reason="AudioEmbedder's models need transformers")
-    from conftest import tiny_wav2vec2_folder
+    from _media import tiny_wav2vec2_folder
 
     monkeypatch.setenv("SKMM_DATA", str(fsdd_home))
     monkeypatch.setenv("SKMM_BENCH_AUDIO_MODEL", tiny_wav2vec2_folder())

@@ -4,9 +4,9 @@ A thin wrapper of ``skmm._bench.audio_embedder`` (see its docstring for what is 
 options choose the model; the others are those of ``python -m skmm bench`` (``--quick``,
 ``--tiny``, ``--device``, ...), and the results go to ``benchmarks/results/``.
 
-Run: SKMM_DATA=/work/shared/data python benchmarks/bench_audio_embedder.py \
+Run: SKMM_DATA=/path/to/data python benchmarks/bench_audio_embedder.py \
          --model facebook/wav2vec2-base --layer 6
-     SKMM_DATA=/work/shared/data python benchmarks/bench_audio_embedder.py \
+     SKMM_DATA=/path/to/data python benchmarks/bench_audio_embedder.py \
          --random-init tiny --quick      # checks the pipeline; writes nothing
 """
 

@@ -77,7 +77,15 @@ class BaseExtractor(TransformerMixin, BaseEstimator, metaclass=ABCMeta):
     use these common ones: ``batch_size``, ``n_jobs`` (decoding threads),
     ``on_error``, ``add_indicator``, ``fill_value``, ``verbose``, ``cache``. Their
     constraints below apply to the ones a subclass has.
+
+    Every concrete extractor declares the kind of cell it reads in the class attribute
+    ``modality`` (``"image"``, ``"audio"`` or ``"text"``). It is a class attribute, not a
+    parameter, so ``get_params`` and ``clone`` never see it; skmm's common tests read it to
+    feed the extractor cells it accepts, and fail on an extractor that declares none.
     """
+
+    #: The kind of cell the extractor reads: "image", "audio" or "text" (None: undeclared).
+    modality = None
 
     _parameter_constraints = {
         "on_error": [ON_ERROR],

@@ -18,7 +18,7 @@ from sklearn.base import clone
 
 from skmm import AudioLogMel, AudioMFCC
 from skmm.exceptions import InvalidInputError
-from conftest import write_wav
+from _media import write_wav
 
 librosa = pytest.importorskip("librosa")
 

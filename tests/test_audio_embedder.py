@@ -18,7 +18,7 @@ from skmm.audio import _encoders as _audio_encoders
 from skmm.audio._encoders import length_buckets
 from skmm.exceptions import InvalidInputError
 
-from conftest import tiny_wav2vec2_folder
+from _media import tiny_wav2vec2_folder
 
 transformers = pytest.importorskip(
     "transformers", reason="AudioEmbedder's named models need skmm[audio-transformers]"

@@ -1,4 +1,4 @@
-"""The bad-input battery, run over every extractor of skmm (found as test_common finds them).
+"""The bad-input battery, run over every extractor of skmm, on cells of its declared modality.
 
 Each bad cell gives either the documented result (a missing row with its indicator) or one
 InvalidInputError that lists the bad row with its index and path; ``on_error="warn"`` and
@@ -11,22 +11,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from skmm._base import BaseExtractor
 from skmm.datasets import make_multimodal_classification
 from skmm.exceptions import InvalidInputError
 
-from conftest import png_bytes, write_wav
-from test_common import ESTIMATORS, make_estimator
+from _estimators import extractors, make_estimator, modality_of
+from _media import png_bytes, write_wav
 
-MODALITY = {"Audio": "audio", "Image": "image", "Text": "text"}
-
-
-def extractors():
-    return [cls for _, cls in ESTIMATORS if issubclass(cls, BaseExtractor)]
-
-
-def modality_of(cls):
-    return next(m for prefix, m in MODALITY.items() if cls.__name__.startswith(prefix))
+EXTRACTORS = [pytest.param(cls, id=name) for name, cls in extractors()]
 
 
 @pytest.fixture(scope="module")
@@ -95,19 +86,11 @@ def bad_cells(tmp_path_factory):
     }
 
 
-def _cases():
-    cases = []
-    for cls in extractors():
-        modality = modality_of(cls)
-        cases.append(pytest.param(cls, modality, id=cls.__name__))
-    return cases
-
-
-@pytest.mark.parametrize("cls, modality", _cases())
-def test_each_bad_cell_is_reported_with_its_row_or_handled(cls, modality, good_columns, bad_cells):
-    good = good_columns[modality]
+@pytest.mark.parametrize("cls", EXTRACTORS)
+def test_each_bad_cell_is_reported_with_its_row_or_handled(cls, good_columns, bad_cells):
+    good = good_columns[modality_of(cls)]
     fitted = make_estimator(cls).fit(pd.Series(good))
-    for label, cell, expected in bad_cells[modality]:
+    for label, cell, expected in bad_cells[modality_of(cls)]:
         column = pd.Series([good[0], cell, good[1]], dtype=object)
         if expected is None:
             out = fitted.transform(column)
@@ -123,10 +106,10 @@ def test_each_bad_cell_is_reported_with_its_row_or_handled(cls, modality, good_c
             assert cell in message, (label, message)
 
 
-@pytest.mark.parametrize("cls, modality", _cases())
-def test_warn_and_ignore_keep_every_row_and_flag_bad_ones(cls, modality, good_columns, bad_cells):
-    good = good_columns[modality]
-    bad = [cell for _, cell, expected in bad_cells[modality] if expected is not None]
+@pytest.mark.parametrize("cls", EXTRACTORS)
+def test_warn_and_ignore_keep_every_row_and_flag_bad_ones(cls, good_columns, bad_cells):
+    good = good_columns[modality_of(cls)]
+    bad = [cell for _, cell, expected in bad_cells[modality_of(cls)] if expected is not None]
     column = pd.Series([good[0]] + bad + [None, good[1]], dtype=object)
     params = {"on_error": "warn"}
     if "add_indicator" in cls().get_params():
@@ -146,9 +129,9 @@ def test_warn_and_ignore_keep_every_row_and_flag_bad_ones(cls, modality, good_co
     np.testing.assert_array_equal(quiet, out)
 
 
-@pytest.mark.parametrize("cls, modality", _cases())
-def test_a_whole_missing_column_gives_fill_rows(cls, modality, good_columns):
-    good = good_columns[modality]
+@pytest.mark.parametrize("cls", EXTRACTORS)
+def test_a_whole_missing_column_gives_fill_rows(cls, good_columns):
+    good = good_columns[modality_of(cls)]
     fitted = make_estimator(cls).fit(pd.Series(good))
     out = fitted.transform(pd.Series([None] * 4, dtype=object))
     assert out.shape == (4, len(fitted.get_feature_names_out()))

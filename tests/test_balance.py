@@ -73,6 +73,28 @@ def test_ume_weights_lead_with_the_best_held_out_head(shortcut):
     assert module.combination is not None and module.combine_kind == "log_prob"
 
 
+def test_gblend_weights_the_fused_and_unimodal_losses(shortcut):
+    X, y, groups = shortcut
+    n_heads, floor = 3, 0.05  # the fused head + one head per block (image, audio)
+    net = FusionNetClassifier(balance="gblend", **FAST).fit(X, y, groups=groups)
+    weights = np.asarray(net.balance_weights_)
+    assert weights.shape == (n_heads,) and np.isfinite(weights).all()
+    assert weights.sum() == pytest.approx(1.0)
+    # floored at balance__floor, then normalised: no head is ever switched off
+    assert (weights >= floor / (1 + n_heads * floor) - 1e-12).all(), weights
+    np.testing.assert_array_equal(net.loss_weights_, weights)
+    # a floor above (nearly) every estimate leaves (nearly) equal weights
+    even = FusionNetClassifier(balance="gblend", balance__floor=0.99, **FAST).fit(
+        X, y, groups=groups)
+    np.testing.assert_allclose(even.balance_weights_, np.full(n_heads, 1 / n_heads), atol=5e-3)
+    # the weights steer the training: the predictions differ from both other nets'
+    proba = net.predict_proba(X)
+    assert not np.allclose(proba, even.predict_proba(X), atol=1e-4)
+    plain = FusionNetClassifier(**FAST).fit(X, y, groups=groups)
+    assert not np.allclose(proba, plain.predict_proba(X), atol=1e-4)
+    assert np.mean(net.predict(X) == y) > 0.4  # it learnt something (chance: 0.25)
+
+
 def test_balance_hyperparameters_are_routed_and_tuned(shortcut):
     X, y, groups = shortcut
     net = FusionNetClassifier(balance="gblend", balance__probe_epochs=2, **FAST)
@@ -108,7 +130,15 @@ def test_the_regressor_balances_too(shortcut, scheme):
     reg = FusionNetRegressor(balance=scheme, **FAST).fit(X, target, groups=groups)
     pred = reg.predict(X)
     assert pred.shape == (len(X),) and np.isfinite(pred).all()
-    assert reg.module_.combine_kind == "mean" or scheme == "gblend"
+    weights = np.asarray(reg.balance_weights_)
+    if scheme == "ume":  # one weight per block, the best held-out head leads
+        assert weights.shape == (2,) and weights.max() == 1.0
+        assert reg.module_.combine_kind == "mean"
+    else:  # the fused head and one per block, normalised
+        assert weights.shape == (3,) and (weights > 0).all()
+        assert weights.sum() == pytest.approx(1.0)
+        np.testing.assert_array_equal(reg.loss_weights_, weights)
+    assert np.corrcoef(pred, target)[0, 1] > 0.3  # it learnt something about the target
 
 
 def test_the_net_holds_out_whole_groups_for_itself(shortcut, monkeypatch):

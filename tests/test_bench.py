@@ -82,6 +82,8 @@ def test_results_of_a_quiet_run_have_the_environment_and_no_banner(tmp_path):
     text = path.read_text()
     assert text.startswith("# Demo\n\nCommand: `python -m skmm bench --only demo`")
     assert "NOISY" not in text and "TINY" not in text
+    assert str(Path(skmm.__file__).resolve().parent) not in text  # no machine path
+    assert f"| skmm | {skmm.__version__} (" in text
     for field in ("| machine |", f"{os.cpu_count()} CPUs", "| python |",
                   "| device | cpu", "| torch threads |", "| libraries | torch ",
                   "0.50 before, peak 1.20, 0.80 at the end", "above the usable cores = noisy"):
@@ -110,11 +112,17 @@ def test_the_load_gate_can_refuse_to_write(tmp_path):
     assert "NOT written" in messages[0] and "2.50" in messages[0]
 
 
-def test_accuracy_benchmarks_record_the_load_without_the_gate(tmp_path):
-    s, _ = session(tmp_path, loads=(9.0,), gated=False)
-    assert not s.noisy
-    text = s.write("Accuracy", ["body"]).read_text()
-    assert "NOISY" not in text and "9.00 before" in text and "does not apply" in text
+def test_accuracy_benchmarks_under_load_are_written_and_marked_noisy(tmp_path):
+    s, _ = session(tmp_path, loads=(9.0,), gated=False, on_noise="refuse")
+    assert s.noisy
+    lines = s.write("Accuracy", ["body"]).read_text().splitlines()
+    assert not s.refused
+    assert lines[2].startswith("> **NOISY**: the 1-minute load average reached 9.00")
+    assert "accuracies do not depend on it" in lines[2]
+    assert "9.00 before" in "\n".join(lines)
+    assert s.add_row("case", "LR", 0.5, 0.6, measure="accuracy").note == "noisy"
+    quiet, _ = session(tmp_path, loads=(1.5,), gated=False)
+    assert not quiet.noisy and "NOISY" not in quiet.write("Accuracy", ["body"]).read_text()
 
 
 def test_no_load_average_is_not_noisy(tmp_path):
@@ -129,7 +137,9 @@ def test_environment_record_fields():
     assert env["device"] == "cpu" and env["device_name"] == "CPU"
     assert isinstance(env["torch_threads"], int) and env["python"].count(".") == 2
     assert env["skmm"] == skmm.__version__
-    assert Path(env["skmm_path"]) == Path(skmm.__file__).resolve().parent
+    location = env["skmm_location"]
+    assert location.startswith("skmm/ of a source checkout") or location.endswith("/skmm")
+    assert not Path(location).is_absolute() and str(Path.home()) not in location
     assert env["versions"]["torch"] and env["versions"]["numpy"]
     assert set(env) >= {"platform", "machine", "processor", "cuda", "versions"}
 
@@ -301,7 +311,7 @@ def test_benchmark_scripts_are_thin_wrappers(tmp_path):
 def test_audio_embedder_with_a_local_model_folder_writes_its_table(
         tmp_path, fsdd_home, monkeypatch, capsys):
     pytest.importorskip("transformers", reason="AudioEmbedder's models need transformers")
-    from conftest import tiny_wav2vec2_folder
+    from _media import tiny_wav2vec2_folder
 
     monkeypatch.setenv("SKMM_DATA", str(fsdd_home))
     monkeypatch.setenv("SKMM_BENCH_AUDIO_MODEL", tiny_wav2vec2_folder())

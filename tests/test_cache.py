@@ -459,7 +459,7 @@ def test_real_extractors_use_the_global_cache_unchanged(fsdd_home, tmp_path, mon
     from skmm.datasets import load_av_digits
     from skmm.image import ImageEmbedder
 
-    from conftest import tiny_wav2vec2_folder
+    from _media import tiny_wav2vec2_folder
 
     X, _ = load_av_digits(data_home=fsdd_home, return_X_y=True)
     X = X.iloc[:24]

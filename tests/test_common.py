@@ -3,16 +3,14 @@
 Estimators are found by importing every module of skmm (as scikit-learn's
 ``all_estimators`` does), not from ``skmm.__all__``, so one missing there is still tested
 (and :func:`test_every_public_estimator_is_exported` says it is missing). Each is given
-small inputs it accepts (by modality), then run through scikit-learn's data-free checks
-and skmm's own: fit returns self, the output is 2-D float32 with one row per sample, the
+small inputs it accepts (an extractor: cells of the modality it declares), then run through
+scikit-learn's data-free checks and skmm's own: fit returns self, the output is 2-D float32 with one row per sample, the
 feature names match, clone gives an unfitted copy, a pickle round trip gives identical
 output, and ``set_output(transform="pandas")`` works.
 """
 
-import importlib
 import inspect
 import pickle
-import pkgutil
 
 import numpy as np
 import pandas as pd
@@ -22,65 +20,14 @@ from sklearn.exceptions import NotFittedError
 from sklearn.utils import estimator_checks as checks
 
 import skmm
-from skmm.datasets import make_multimodal_classification
+from skmm._base import BaseExtractor
 
-from conftest import tiny_wav2vec2_folder
-
-# Estimators that need constructor arguments to be runnable in a test (kept tiny); a
-# callable value is called when the estimator is made (a model folder written on demand).
-TEST_PARAMS = {
-    "AudioEmbedder": {"model": tiny_wav2vec2_folder, "device": "cpu", "stats": ("mean", "std")},
-    "FusionNetClassifier": {"hidden_sizes": (8,), "max_epochs": 2},
-    "FusionNetRegressor": {"hidden_sizes": (8,), "max_epochs": 2},
-}
-
-# Modality of each single-column extractor, found from its name prefix.
-_MODALITY_PREFIX = {"Audio": "audio", "Image": "image", "Text": "text"}
-
+from _estimators import MODALITIES, all_estimators, make_estimator, modality_of, sample_input
 
 # Public estimators that skmm.__all__ leaves out on purpose, each with its reason.
 NOT_EXPORTED = {}
 
-
-def all_estimators():
-    """(name, class) of every estimator defined in skmm: imports every module of the package.
-
-    A class counts when it subclasses BaseEstimator, is defined in skmm, is not abstract
-    and its name does not start with ``_``.
-    """
-    found = {}
-    for info in pkgutil.walk_packages(skmm.__path__, prefix="skmm."):
-        if info.name == "skmm.__main__":  # the command line, not a library module
-            continue
-        module = importlib.import_module(info.name)
-        for name, obj in inspect.getmembers(module, inspect.isclass):
-            if (
-                issubclass(obj, BaseEstimator)
-                and obj.__module__.split(".")[0] == "skmm"
-                and not name.startswith("_")
-                and not inspect.isabstract(obj)
-            ):
-                found[name] = obj
-    return sorted(found.items())
-
-
-def make_estimator(cls):
-    params = {k: v() if callable(v) else v for k, v in TEST_PARAMS.get(cls.__name__, {}).items()}
-    if "random_state" in inspect.signature(cls).parameters:
-        params.setdefault("random_state", 0)
-    return cls(**params)
-
-
-def sample_input(cls, n=24):
-    data = make_multimodal_classification(n_samples=n, random_state=0)
-    for prefix, modality in _MODALITY_PREFIX.items():
-        if cls.__name__.startswith(prefix):
-            return data.data[[modality]], data.target
-    X = np.random.RandomState(0).normal(size=(n, 5)).astype(np.float32)
-    return X, data.target % 2
-
-
-ESTIMATORS = all_estimators()
+ESTIMATORS = all_estimators()  # imports skmm's modules; nothing is fitted at collection
 IDS = [name for name, _ in ESTIMATORS]
 
 DATA_FREE_CHECKS = [
@@ -114,6 +61,35 @@ def test_every_public_class_is_an_estimator_or_an_error():
                 "FeatureCache",
                 "TextTokenizer",
             ), name
+
+
+def test_every_extractor_declares_its_modality():
+    undeclared = {name: getattr(cls, "modality", None) for name, cls in ESTIMATORS
+                  if issubclass(cls, BaseExtractor) and getattr(cls, "modality", None)
+                  not in MODALITIES}
+    assert not undeclared, (
+        f"extractors without a modality among {MODALITIES} (class attribute 'modality'): "
+        f"{undeclared}")
+    for name, cls in ESTIMATORS:
+        if issubclass(cls, BaseExtractor):
+            assert "modality" not in cls().get_params(), name  # a class attribute only
+
+
+def test_an_extractor_without_a_modality_fails_the_tests_saying_so():
+    class Undeclared(BaseExtractor):
+        def _decode_cell(self, cell):
+            return cell
+
+        def _extract_batch(self, decoded):
+            return np.zeros((len(decoded), 1), dtype=np.float32)
+
+        def _feature_names(self):
+            return ["x"]
+
+    with pytest.raises(pytest.fail.Exception, match="declares no modality"):
+        sample_input(Undeclared)
+    with pytest.raises(pytest.fail.Exception, match="declares no modality"):
+        modality_of(Undeclared)
 
 
 @pytest.mark.parametrize("name, cls", ESTIMATORS, ids=IDS)

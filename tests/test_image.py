@@ -18,7 +18,7 @@ from skmm.image import _backbones
 from skmm.exceptions import InvalidInputError, MissingDependencyError
 from skmm.image import pixel_grid_shape
 
-from conftest import png_bytes
+from _media import png_bytes
 
 EXTRACTORS = [ImagePixels, ImageColorHistogram, ImageEmbedder]
 

@@ -10,7 +10,7 @@ from skmm.image import decode_image
 from skmm.text import decode_text
 from skmm.exceptions import InvalidInputError, MissingDependencyError
 
-from conftest import png_bytes
+from _media import png_bytes
 
 
 @pytest.mark.parametrize(

@@ -12,6 +12,8 @@ from skmm.image import decode_image
 from skmm.text import decode_text
 from skmm.exceptions import InvalidInputError
 
+from _estimators import extractors, make_estimator, modality_of, sample_input
+
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 _dtypes = st.sampled_from(
@@ -41,6 +43,16 @@ def test_decode_image_gives_uint8_hwc_or_cell_error(cell):
 
 
 @SETTINGS
+@given(height=st.integers(1, 12), width=st.integers(1, 12), channels=st.sampled_from([0, 3]),
+       value=st.integers(0, 255))
+def test_decode_image_keeps_a_solid_colour_at_any_size(height, width, channels, value):
+    shape = (height, width) if channels == 0 else (height, width, channels)
+    out = decode_image(np.full(shape, value, dtype=np.uint8), mode="RGB", size=(5, 4))
+    assert out.shape == (5, 4, 3)
+    assert (out == value).all(), (shape, value, np.unique(out))
+
+
+@SETTINGS
 @given(cell=st.one_of(_arrays, _other_cells, st.tuples(_arrays, st.integers(-5, 48000))))
 def test_decode_audio_gives_finite_mono_float32_or_cell_error(cell):
     try:
@@ -52,13 +64,25 @@ def test_decode_audio_gives_finite_mono_float32_or_cell_error(cell):
 
 
 @SETTINGS
+@given(wave=hnp.arrays(np.float32, st.integers(1, 400), elements=st.floats(-1, 1, width=32)))
+def test_decode_audio_keeps_a_waveform_at_its_own_rate(wave):
+    np.testing.assert_array_equal(decode_audio(wave, sr=8000), wave)
+    np.testing.assert_array_equal(decode_audio((wave, 8000), sr=8000), wave)
+
+
+@SETTINGS
 @given(cell=st.one_of(st.text(), st.binary(max_size=32), _other_cells))
 def test_decode_text_gives_str_or_cell_error(cell):
     try:
         out = decode_text(cell)
     except CellError:
+        assert not isinstance(cell, str), "a str is always a valid text cell"
+        if isinstance(cell, bytes):
+            with pytest.raises(UnicodeDecodeError):
+                cell.decode("utf-8")
         return
     assert isinstance(out, str)
+    assert out == (cell.decode("utf-8") if isinstance(cell, bytes) else cell)
 
 
 @SETTINGS
@@ -67,27 +91,37 @@ def test_column_intake_gives_cells_or_invalid_input(column):
     try:
         cells, labels = column_cells(column)
     except InvalidInputError:
+        assert not isinstance(column, list), "a list is always a column of cells"
         return
-    assert isinstance(cells, list)
+    assert isinstance(cells, list) and labels is None
+    if isinstance(column, list):  # a list's cells are its items, unchanged and in order
+        assert len(cells) == len(column)
+        assert all(a is b for a, b in zip(cells, column))
+    else:  # an array's cells are its rows
+        assert isinstance(column, np.ndarray) and len(cells) == len(column)
     for cell in cells:
-        is_missing(cell)  # never raises
+        missing = is_missing(cell)  # never raises
+        assert missing == (cell is None or (isinstance(cell, (float, np.floating)) and np.isnan(cell)))
 
 
 # ------------------------------------------------------------------ extractor entry points
 
 
-def _fitted_extractors():
-    from skmm._base import BaseExtractor
+_EXTRACTORS = [pytest.param(cls, id=name) for name, cls in extractors()]
 
-    from test_bad_inputs import modality_of
-    from test_common import ESTIMATORS, make_estimator, sample_input
 
-    fitted = []
-    for name, cls in ESTIMATORS:
-        if issubclass(cls, BaseExtractor):
+@pytest.fixture(scope="module")
+def fitted():
+    """Fit each extractor once, when a test first asks for it (never at collection)."""
+    cache = {}
+
+    def get(cls):
+        if cls not in cache:
             X, y = sample_input(cls, n=12)
-            fitted.append(pytest.param(make_estimator(cls).fit(X, y), modality_of(cls), id=name))
-    return fitted
+            cache[cls] = make_estimator(cls).fit(X, y)
+        return cache[cls]
+
+    return get
 
 
 _cells_by_modality = {
@@ -105,10 +139,11 @@ _cells_by_modality = {
 }
 
 
-@pytest.mark.parametrize("extractor, modality", _fitted_extractors())
-def test_extractors_give_valid_rows_or_invalid_input_error(extractor, modality):
+@pytest.mark.parametrize("cls", _EXTRACTORS)
+def test_extractors_give_valid_rows_or_invalid_input_error(cls, fitted):
     import copy
 
+    extractor, modality = fitted(cls), modality_of(cls)
     ignoring = copy.deepcopy(extractor).set_params(on_error="ignore")
 
     @settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck))
@@ -124,5 +159,7 @@ def test_extractors_give_valid_rows_or_invalid_input_error(extractor, modality):
             assert np.isfinite(out).all()
         quiet = ignoring.transform(column)
         assert quiet.shape == (len(column), n_out) and np.isfinite(quiet).all()
+        if out is not None:  # no bad cell: ignoring them changes nothing
+            np.testing.assert_array_equal(quiet, out)
 
     check()

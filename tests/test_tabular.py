@@ -195,7 +195,7 @@ def test_a_string_column_passed_through_to_the_net_is_named(shop):
 
 
 def test_the_tabular_branch_beats_the_same_net_without_it(shop):
-    """Done-when of issue 15: price and category carry part of the class, and the net that
+    """Price and category carry part of the class, and the net that
     has them (one block, numbers and an embedded high-cardinality category) wins."""
     X, y = shop.data, shop.target
     train, test = train_test_split(np.arange(len(y)), test_size=0.3, stratify=y,

@@ -378,7 +378,7 @@ def test_fusing_title_and_description_beats_either_alone(ag_news_home, tmp_path)
     order = np.random.RandomState(0).permutation(len(X))
     held, rest = order[:1500], order[1500:]
     # word vectors learned on the other articles play the part of a pretrained file; CBOW at
-    # alpha 0.025 (skmm's defaults before #18), the vectors this test was written with: with
+    # alpha 0.025 (skmm's earlier defaults), the vectors this test was written with: with
     # the skip-gram defaults, description alone scores 0.845 and both 0.836 (plain LR)
     corpus = X["title"].iloc[rest] + " " + X["description"].iloc[rest]
     w2v = TextWord2Vec(vector_size=50, epochs=10, min_count=2, sg=0, alpha=0.025,

@@ -29,7 +29,7 @@ def ag_news_sample(home, n):
 
 
 # Measured on this case (3 folds, random_state=0): Word2Vec defaults 0.73, Doc2Vec
-# defaults 0.75, TF-IDF 0.81; gensim's settings (skmm's defaults before #18): 0.26 and 0.26.
+# defaults 0.75, TF-IDF 0.81; gensim's settings (skmm's earlier defaults): 0.26 and 0.26.
 @pytest.mark.realdata
 @pytest.mark.slow
 @pytest.mark.parametrize("extractor", [TextWord2Vec, TextDoc2Vec])

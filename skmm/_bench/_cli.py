@@ -10,8 +10,9 @@ from pathlib import Path
 
 from ._harness import ON_NOISE, Session, Skip
 
-#: name -> (kind, protocols it has cases for). "time" benchmarks are load-gated; "accuracy"
-#: ones are not, and run only when named with --only.
+#: name -> (kind, protocols it has cases for). "time" benchmarks are load-gated (refused with
+#: --on-noise refuse); "accuracy" ones are always written (marked NOISY all the same when the
+#: load went above the cores), and run only when named with --only.
 BENCHMARKS = {
     "audio": ("time", ("cpu", "gpu")),
     "head": ("time", ("cpu", "gpu")),
@@ -47,8 +48,9 @@ accuracy benchmarks (only with --only): text (AG News), fusion (AV-Digits hard, 
         targets (FusionNetRegressor's target_scaling against the raw target, scikit-learn's
         TransformedTargetRegressor, Ridge and MLPRegressor; synthetic, no data needed).
 Real-data benchmarks read the data home (SKMM_DATA, see skmm.datasets) and are skipped with
-a message when it lacks their data. Timing results are marked NOISY when the load average
-went above the usable cores during the run (--on-noise refuse: not written).
+a message when it lacks their data. Results are marked NOISY when the load average went
+above the usable cores during the run (accuracy results too: their times are then not a
+result); with --on-noise refuse, timing results are not written at all.
 exit status: 0 done (skips included), 1 a benchmark failed, 2 bad arguments or no CUDA,
 3 results refused by the load gate."""
 

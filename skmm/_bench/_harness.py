@@ -6,18 +6,22 @@ One :class:`Session` per benchmark run:
   library versions) and samples the 1-minute load average before, during and after;
 * times the sides of a comparison in alternation (A, B, A, B, ...) and keeps every call's
   wall and CPU time, so that a figure is the best of N whole calls (:meth:`Session.interleave`);
-* writes the results file with the environment at its top, and marks it **noisy** (or, with
-  ``on_noise="refuse"``, does not write it) when the load average went above the number of
-  usable cores during the run: other work competed for the CPU, so the figures are not a result.
+* writes the results file with the environment at its top (skmm's version and where it was
+  imported from, relative to its checkout: never this machine's absolute paths), and marks
+  it **NOISY** (or, with ``on_noise="refuse"``, does not write it) when the load average went
+  above the number of usable cores during the run: other work competed for the CPU, so the
+  figures are not a result.
 
-Accuracy benchmarks use a session with ``gated=False``: the environment is recorded, the
-load is reported, and no gate applies (the load changes times, not accuracies).
+Accuracy benchmarks use a session with ``gated=False``: the load changes their times, not
+their accuracies, so they are always written, but marked NOISY all the same when the load
+went above the cores (their fit times are then not a result).
 """
 
 import contextlib
 import importlib.metadata
 import os
 import platform
+import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -85,6 +89,29 @@ def library_versions(names=LIBRARIES):
     return versions
 
 
+def skmm_location():
+    """Where skmm is imported from, without this machine's paths.
+
+    ``"skmm/ of a source checkout at commit 1a2b3c4"`` (the commit when git can tell it) for
+    a checkout (editable or on ``PYTHONPATH``), ``"site-packages/skmm"`` (the folder's
+    name) for an installed copy.
+    """
+    import skmm
+
+    package = Path(skmm.__file__).resolve().parent
+    root = package.parent
+    if not (root / "pyproject.toml").is_file():
+        return f"{root.name}/{package.name}"
+    where = f"{package.name}/ of a source checkout"
+    try:
+        done = subprocess.run(["git", "-C", str(root), "rev-parse", "--short", "HEAD"],
+                              capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return where
+    commit = done.stdout.strip()
+    return f"{where} at commit {commit}" if done.returncode == 0 and commit else where
+
+
 def environment(device="cpu"):
     """What a benchmark ran on: machine, cores, torch threads, device and library versions.
 
@@ -98,8 +125,8 @@ def environment(device="cpu"):
     dict
         ``platform``, ``machine``, ``processor``, ``python``, ``cpu_count``,
         ``usable_cores``, ``torch_threads``, ``device``, ``device_name``, ``cuda``
-        (torch's CUDA version or None), ``skmm`` (version), ``skmm_path`` and
-        ``versions`` (see :func:`library_versions`).
+        (torch's CUDA version or None), ``skmm`` (version), ``skmm_location`` (see
+        :func:`skmm_location`) and ``versions`` (see :func:`library_versions`).
     """
     import torch
 
@@ -119,7 +146,7 @@ def environment(device="cpu"):
         "device_name": torch.cuda.get_device_name(device) if is_cuda else "CPU",
         "cuda": torch.version.cuda,
         "skmm": skmm.__version__,
-        "skmm_path": str(Path(skmm.__file__).resolve().parent),
+        "skmm_location": skmm_location(),
         "versions": library_versions(),
     }
 
@@ -214,10 +241,11 @@ class Session:
     command : str, default=""
         The command line that reproduces this run, written into the results file.
     gated : bool, default=True
-        Whether the load gate applies (False for accuracy benchmarks).
+        Whether the figures are times (True) or accuracies (False). Both are marked NOISY
+        when the load went above the cores; only times are refused for it.
     on_noise : {"mark", "refuse"}, default="mark"
         When the load average exceeded the usable cores during the run: write the results
-        with a NOISY banner at the top, or write nothing.
+        with a NOISY banner at the top, or (timed benchmarks only) write nothing.
     load : callable, default=load_average
         Returns the current 1-minute load average (or None); tests pass a fake one.
     cores : int or None, default=None
@@ -272,8 +300,8 @@ class Session:
 
     @property
     def noisy(self):
-        """True when the gate applies and the load went above the usable cores."""
-        return self.gated and self.peak_load is not None and self.peak_load > self.cores
+        """True when the load went above the usable cores (timed and accuracy benchmarks)."""
+        return self.peak_load is not None and self.peak_load > self.cores
 
     def load_summary(self):
         """One line: the load before, the peak during and after, against the cores."""
@@ -359,11 +387,12 @@ class Session:
             ("device", f"{env['device']} ({env['device_name']}; torch CUDA {env['cuda']})"),
             ("torch threads", f"{env['torch_threads']} at the start (cases that set their own "
                               "say so)"),
-            ("skmm", f"{env['skmm']} from {env['skmm_path']}"),
+            ("skmm", f"{env['skmm']} ({env['skmm_location']})"),
             ("libraries", versions + (f"; not installed: {', '.join(absent)}" if absent else "")),
             ("load average (1 min)", self.load_summary()),
             ("load gate", ("above the usable cores = noisy" if self.gated else
-                           "does not apply (accuracy benchmark; load recorded for reference)")),
+                           "above the usable cores = noisy (accuracy benchmark: the "
+                           "accuracies do not depend on the load, its times do)")),
         ]
         return ["| | |", "|---|---|"] + [f"| {k} | {v} |" for k, v in rows]
 
@@ -373,12 +402,18 @@ class Session:
         if self.size == "tiny":
             lines.append("> **TINY TEST RUN**: sizes made for the test suite; these figures mean "
                          "nothing.")
-        if self.noisy:
+        if self.noisy and self.gated:
             lines.append(
                 f"> **NOISY**: the 1-minute load average reached {self.peak_load:.2f} during this "
                 f"run, above this machine's {self.cores} usable cores: other work competed for "
                 "the CPU, so these figures are not a result. Rerun on a quiet machine (load "
                 "below the core count before and after).")
+        elif self.noisy:
+            lines.append(
+                f"> **NOISY**: the 1-minute load average reached {self.peak_load:.2f} during this "
+                f"run, above this machine's {self.cores} usable cores: other work competed for "
+                "the CPU. The accuracies do not depend on it; the times in this file are not a "
+                "result. Rerun on a quiet machine (load below the core count before and after).")
         return lines
 
     def write(self, title, body):
@@ -386,7 +421,7 @@ class Session:
 
         Returns the path, or None when the run was noisy and ``on_noise="refuse"``.
         """
-        if self.noisy and self.on_noise == "refuse":
+        if self.noisy and self.gated and self.on_noise == "refuse":
             self.refused = True
             self.echo(f"{self.name}: results NOT written: the load average reached "
                       f"{self.peak_load:.2f}, above the {self.cores} usable cores "

@@ -1,7 +1,6 @@
-"""Accuracy benchmark: balanced multimodal training on AV-Digits (clean and hard), issue #17.
+"""Accuracy benchmark: balanced multimodal training on AV-Digits (clean and hard).
 
-The protocol a reviewer of the modality-imbalance literature asks for
-(``notes/balanced-fusion.md``, "A fair benchmark"):
+The protocol a reviewer of the modality-imbalance literature asks for:
 
 * features extracted ONCE per variant, ``make_modality_union({"image": ImagePixels(size=(28,
   28)), "audio": AudioMFCC(sr=8000, n_mfcc=20, output="stats")})`` with pandas output (both
@@ -27,7 +26,7 @@ The protocol a reviewer of the modality-imbalance literature asks for
 Reported, per variant and fold kind: accuracy (each seed's figure is the mean over the outer
 folds; then mean and standard deviation over seeds), accuracy on the training fold and the
 train - held-out gap (for the single-modality nets: each modality's own gap), and the mean
-fit time per fold; then the issue's done-when checks.
+fit time per fold; then the checks against the baselines (:func:`baseline_checks`).
 
 Each (variant, fold kind, seed, fold, method) fit runs in its own worker on one torch thread
 (two workers at once), so fit times of different methods are comparable with each other;
@@ -242,7 +241,7 @@ def run(session):
     session.sample_load()
 
     table = summarise(results, seeds)
-    checks = done_when(table)
+    checks = baseline_checks(table)
     for case, baseline, base_value, value in checks["rows"]:
         session.add_row(case, baseline, base_value, value, measure="accuracy")
     lines = report(session, table, checks, seeds, c["folds"], epochs, jobs,
@@ -277,8 +276,9 @@ def _best(cell, names):
     return max(names, key=lambda n: cell[n]["mean"])
 
 
-def done_when(table):
-    """The issue's checks: lines for the file and ``(case, baseline, value, value)`` rows."""
+def baseline_checks(table):
+    """The fused nets against the plain baselines: lines for the file and
+    ``(case, baseline, value, value)`` rows."""
     lines, rows = [], []
     for variant in VARIANTS:  # 1. default net vs the plain baselines, speaker-held-out
         cell = table[(variant, "group")]
@@ -375,5 +375,5 @@ def report(session, table, checks, seeds, folds, epochs, jobs, n_rows, extract_t
             lines.append(f"| {method} | {row['mean']:.4f} | {_sd(row['sd'])} | "
                          f"{row['train']:.4f} | {100 * (row['train'] - row['mean']):+.1f} | "
                          f"{row['fit']:.2f} |")
-    lines += ["", "### Done-when checks (issue #17)", "", *checks["lines"]]
+    lines += ["", "### Checks against the baselines", "", *checks["lines"]]
     return lines

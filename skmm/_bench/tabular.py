@@ -1,4 +1,4 @@
-"""Accuracy benchmark: a table's own columns as a modality of the layer-level net, issue #15.
+"""Accuracy benchmark: a table's own columns as a modality of the layer-level net.
 
 Data: ``make_multimodal_classification(modalities=("image", "audio", "price", "category"),
 missing=0.1)``: 4 classes, each of image, audio and the table (a price and a category that

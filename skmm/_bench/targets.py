@@ -1,4 +1,4 @@
-"""Accuracy benchmark: FusionNetRegressor's target scaling, issue #15.
+"""Accuracy benchmark: FusionNetRegressor's target scaling.
 
 A multimodal regression: two blocks of standardised features (``image__f00..f15`` and
 ``audio__f0..f7``, so the net builds one branch per block), and a target that adds a

@@ -160,6 +160,7 @@ class AudioEmbedder(BaseExtractor):
     first use), or ``AudioEmbedder("/path/to/folder")`` saved with ``save_pretrained``.
     """
 
+    modality = "audio"
     _parameter_constraints = {
         "model": ([MODEL], "E.g. model='facebook/wav2vec2-base' or model='/path/to/folder'."),
         "input": [Options("waveform", "logmel")],

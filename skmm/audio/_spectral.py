@@ -52,6 +52,8 @@ _ODD = Satisfies(lambda w: Integer(3).is_satisfied_by(w) and w % 2 == 1, "an odd
 class _SpectralAudioExtractor(BaseExtractor):
     """Shared machinery of AudioLogMel and AudioMFCC (parameters, batching, naming)."""
 
+    modality = "audio"
+
     _band_prefix = "mel"
     _parameter_constraints = {
         "sr": ([Integer(1)], "Give the sample rate in Hz, e.g. sr=16000."),

@@ -51,6 +51,8 @@ IMAGE_PARAMS = {
 class _ImageExtractor(BaseExtractor):
     """Decodes each cell with the subclass's ``mode``, ``max_pixels`` and decoding size."""
 
+    modality = "image"
+
     def _decode_size(self):
         return None if self.size is None else _as_size(self.size)
 

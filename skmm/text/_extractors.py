@@ -44,6 +44,8 @@ def _check_gensim_rules(est):
 class _TextExtractor(BaseExtractor):
     """Shared by the text extractors: str decoding, the tokenizer, the vocabulary lookup."""
 
+    modality = "text"
+
     # Decoding a str is trivial: the base class's decoding threads would only add overhead.
     n_jobs = 1
 

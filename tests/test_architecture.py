@@ -185,3 +185,10 @@ def test_the_documented_new_extractor_is_cached(example, tmp_path, monkeypatch):
 
     monkeypatch.setattr(example, "_extract_batch", fail)
     np.testing.assert_array_equal(clone(cached).fit(texts).transform(texts), first)
+
+
+def test_no_module_of_the_nets_is_over_400_lines():
+    """A module past 400 lines holds two responsibilities (ARCHITECTURE.md, section 2b)."""
+    long = {p.name: n for p in (PACKAGE / "nets").glob("*.py")
+            if (n := len(p.read_text().splitlines())) > 400}
+    assert not long, long

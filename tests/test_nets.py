@@ -384,3 +384,31 @@ def test_a_fitted_net_pickles_after_a_library_replaced_print(monkeypatch):
     net = FusionNetClassifier(max_epochs=2, early_stopping=1, random_state=0).fit(X, y)
     again = pickle.loads(pickle.dumps(net))
     np.testing.assert_array_equal(again.predict_proba(X), net.predict_proba(X))
+
+
+def test_only_public_skorch_hooks_are_overridden():
+    """The nets build on skorch's public extension points: no method of skmm's classes
+    replaces a private (``_name``) attribute of skorch's."""
+    import skorch
+
+    skorch_classes = [skorch.NeuralNet, skorch.NeuralNetClassifier, skorch.NeuralNetRegressor]
+    for cls in (FusionNetClassifier, FusionNetRegressor):
+        ours = [c for c in cls.__mro__ if c.__module__.startswith("skmm")]
+        overridden = {name for c in ours for name in vars(c)
+                      if any(name in vars(s) for s in skorch_classes)}
+        private = sorted(n for n in overridden if n.startswith("_") and not n.endswith("__"))
+        assert not private, f"{cls.__name__} overrides skorch's private {private}"
+        assert {"get_loss", "get_iterator", "infer", "initialize_module"} <= overridden
+
+
+def test_the_loss_is_computed_in_one_module():
+    """Only nets/_loss.py calls the criterion: the loss has one place (see ARCHITECTURE.md)."""
+    import pathlib
+    import re
+
+    import skmm.nets
+
+    call = re.compile(r"(?<!\w)(?:self\.|net\.)?criterion_?\(")  # criterion(...), net.criterion_(...)
+    callers = sorted(p.name for p in pathlib.Path(skmm.nets.__file__).parent.glob("*.py")
+                     if call.search(p.read_text()))
+    assert callers == ["_loss.py"]

@@ -93,6 +93,26 @@ def test_arch_example_branch_is_one_class_one_registration_and_grid_searched():
     assert all(b.gain == 1.0 for b in branches)
 
 
+def test_arch_example_balance_scheme_is_one_class_one_registration():
+    from sklearn.base import clone
+
+    from skmm.nets import BALANCES
+
+    try:
+        ns = arch_example("data", "balance")
+        assert BALANCES["warmup"] is ns["UnimodalWarmup"]
+        warm = ns["warm"]
+        assert type(warm.balance_).__name__ == "UnimodalWarmup" and warm.balance_.warmup == 3
+        assert len(warm.history) == 3 + 20 and warm.loss_weights_ is None
+        assert clone(warm).get_params()["balance__warmup"] == 3
+        assert warm.score(ns["X"], ns["y"]) > 0.85
+        with pytest.raises(InvalidInputError, match="balance__warmpu"):
+            clone(warm).set_params(balance__warmpu=1).fit(ns["X"], ns["y"])
+    finally:
+        if "warmup" in BALANCES:
+            BALANCES.unregister("warmup")
+
+
 # ---------------------------------------------------------------------------------------------
 # a class or an instance instead of a name
 # ---------------------------------------------------------------------------------------------

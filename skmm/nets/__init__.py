@@ -7,11 +7,11 @@ registries of fusion operators, branches and balance schemes that the nets' ``fu
 :func:`register_balance` extend them.
 """
 
-from ._balance import BALANCES, register_balance
+from ._balance import BALANCES, BalanceScheme, register_balance
 from ._branches import BRANCHES, register_branch
 from ._estimators import FusionNetClassifier, FusionNetRegressor
 from ._mlp import MLP
 from ._operators import FUSIONS, register_fusion
 
-__all__ = ["BALANCES", "BRANCHES", "FUSIONS", "MLP", "FusionNetClassifier", "FusionNetRegressor",
-           "register_balance", "register_branch", "register_fusion"]
+__all__ = ["BALANCES", "BRANCHES", "FUSIONS", "MLP", "BalanceScheme", "FusionNetClassifier",
+           "FusionNetRegressor", "register_balance", "register_branch", "register_fusion"]

@@ -62,13 +62,21 @@ class BalanceScheme:
 
     def __init__(self, **params):
         for name, value in params.items():
-            check_param(f"balance__{name}", value, self._parameter_constraints[name])
+            if name in self._parameter_constraints:
+                check_param(f"balance__{name}", value, self._parameter_constraints[name])
             setattr(self, name, value)
 
     def fit(self, net, data, **fit_params):
         """Train ``net`` (its module built afresh) on ``data``, an ArrayDataset, with
-        :func:`~skmm.nets._fit.train`; return ``net``."""
+        :meth:`train`; return ``net``."""
         raise NotImplementedError
+
+    @staticmethod
+    def train(net, data, initialize, **fit_params):
+        """One training run of ``net`` on ``data`` (:func:`~skmm.nets._fit.train`):
+        ``initialize=True`` builds the module afresh (``epochs=0``: only builds), else
+        training goes on; ``epochs=k`` runs k epochs instead of ``max_epochs``."""
+        return train(net, data, initialize, **fit_params)
 
     def after_backward(self, net, X, y):
         """Called after each training batch's backward pass, before the optimizer step,
@@ -105,15 +113,13 @@ def register_balance(name, cls=None, **defaults):
 
     Examples
     --------
-    >>> from skmm.nets import BALANCES, register_balance
-    >>> from skmm.nets._balance import BalanceScheme
-    >>> from skmm.nets._fit import train
+    >>> from skmm.nets import BALANCES, BalanceScheme, register_balance
     >>> @register_balance("heads-only")
     ... class HeadsOnly(BalanceScheme):
     ...     def fit(self, net, data, **fit_params):
-    ...         train(net, data, initialize=True, epochs=0)  # build the module
+    ...         self.train(net, data, initialize=True, epochs=0)  # build the module
     ...         net.loss_weights_ = [0.0] + [1.0] * len(net.module_.aux_heads)
-    ...         return train(net, data, initialize=False, **fit_params)
+    ...         return self.train(net, data, initialize=False, **fit_params)
     >>> "heads-only" in BALANCES
     True
     >>> BALANCES.unregister("heads-only").__name__
@@ -143,11 +149,11 @@ class UnimodalEnsemble(BalanceScheme):
 
     def fit(self, net, data, **fit_params):
         fit_rows, held_out = self.split(net, data)
-        train(net, data.subset(fit_rows), initialize=True, epochs=0, **fit_params)
+        self.train(net, data.subset(fit_rows), initialize=True, epochs=0, **fit_params)
         net.loss_weights_ = np.r_[0.0, np.ones(_n_blocks(net))]  # the unimodal heads only
-        train(net, data.subset(fit_rows), initialize=False, **fit_params)
+        self.train(net, data.subset(fit_rows), initialize=False, **fit_params)
         weights = fit_combination(net, data.subset(held_out))
-        train(net, data, initialize=True, **fit_params)
+        self.train(net, data, initialize=True, **fit_params)
         net.module_.set_combination(weights, net._combine_kind)
         net.balance_weights_ = weights
         return net
@@ -183,21 +189,21 @@ class GradientBlending(BalanceScheme):
     def fit(self, net, data, **fit_params):
         fit_rows, held_out = self.split(net, data)
         probe_train, probe_valid = data.subset(fit_rows), data.subset(held_out)
-        train(net, probe_train, initialize=True, epochs=0, **fit_params)
+        self.train(net, probe_train, initialize=True, epochs=0, **fit_params)
         n_heads = 1 + _n_blocks(net)
         net.loss_weights_ = np.full(n_heads, 1.0 / n_heads)
         before = (head_losses(net, probe_valid), head_losses(net, probe_train))
         estimates, done = [], 0
         while done < self.probe_epochs:
             step = min(self.interval, self.probe_epochs - done)
-            train(net, probe_train, initialize=False, epochs=step, **fit_params)
+            self.train(net, probe_train, initialize=False, epochs=step, **fit_params)
             after = (head_losses(net, probe_valid), head_losses(net, probe_train))
             estimates.append(blend_weights(*before, *after))
             weights = np.maximum(np.mean(estimates, axis=0), self.floor)
             net.loss_weights_ = weights / weights.sum()
             before, done = after, done + step
         weights = net.loss_weights_
-        train(net, data, initialize=True, **fit_params)
+        self.train(net, data, initialize=True, **fit_params)
         net.loss_weights_ = net.balance_weights_ = weights
         return net
 
@@ -247,7 +253,7 @@ class GradientModulation(BalanceScheme):
                 "balance='ogm-ge' compares the modalities' softmax scores of the true class: "
                 "it is for classifiers. Use 'ume' or 'gblend' with FusionNetRegressor."
             )
-        train(net, data, initialize=True, epochs=0, **fit_params)
+        self.train(net, data, initialize=True, epochs=0, **fit_params)
         module = net.module_
         linear = [m for m in module.head.modules() if isinstance(m, torch.nn.Linear)]
         if type(module.fusion).__name__ != "ConcatFusion" or len(linear) != 1:
@@ -257,7 +263,7 @@ class GradientModulation(BalanceScheme):
                 f"fusion={net.fusion!r} and hidden_sizes={net.hidden_sizes!r}."
             )
         module.keep_branch_outputs = True
-        train(net, data, initialize=False, **fit_params)
+        self.train(net, data, initialize=False, **fit_params)
         module.keep_branch_outputs = False
         module.branch_outputs = None
         return net

@@ -242,7 +242,7 @@ def test_head_end_to_end_at_tiny_sizes(tmp_path, capsys):
     out = capsys.readouterr().out
     assert code == 0
     text = (tmp_path / "head_tiny.md").read_text()
-    assert "best of 2 whole fit(s)" in text
+    assert "median of 2 paired ratios" in text  # one ratio per round of loop, net
     assert "| hand-written PyTorch loop |" in text and "| FusionNetClassifier.fit |" in text
     assert "| plain skorch NeuralNetClassifier |" in text  # the fastest-epoch case
     row = re.search(r"^head +\| whole fit, .*Adam, 2 threads \| time \(s\) \| hand-written "

@@ -203,6 +203,15 @@ class Timing:
         """What the last call returned."""
         return self.results[-1]
 
+    def paired_ratios(self, baseline):
+        """``self.wall[i] / baseline.wall[i]``: one ratio per round of :meth:`Session.interleave`
+        (the two calls of a round ran back to back, so they saw the same load).
+
+        >>> Timing("a", wall=[2.0, 3.0]).paired_ratios(Timing("b", wall=[1.0, 2.0]))
+        [2.0, 1.5]
+        """
+        return [mine / theirs for mine, theirs in zip(self.wall, baseline.wall)]
+
 
 @dataclass
 class Row:

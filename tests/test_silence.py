@@ -14,7 +14,9 @@ the same after a fit as before it. ``verbose=1`` does print, so these tests fail
 import contextlib
 import importlib
 import inspect
+import logging
 import pkgutil
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -118,6 +120,40 @@ def _restored(net):
     return stopper.best_epoch_ != net.history[-1, "epoch"]
 
 
+def test_quiet_libraries_restores_what_it_found_nested_and_on_errors():
+    transformers = pytest.importorskip("transformers")
+    from huggingface_hub.utils import are_progress_bars_disabled, disable_progress_bars
+
+    from skmm._quiet import quiet_libraries
+
+    tlog = transformers.utils.logging
+    before = library_settings()
+    try:
+        # a user's own choices: transformers' info messages and one hub group's bars off
+        tlog.set_verbosity_info()
+        tlog.enable_progress_bar()
+        disable_progress_bars("huggingface_hub.http_get")
+        logging.getLogger("sentence_transformers").setLevel(logging.DEBUG)
+        chosen = library_settings()
+        with pytest.raises(RuntimeError, match="inner"):
+            with quiet_libraries():
+                with quiet_libraries():
+                    assert tlog.get_verbosity() == logging.ERROR
+                    assert not tlog.is_progress_bar_enabled() and are_progress_bars_disabled()
+                    assert logging.getLogger("sentence_transformers").level == logging.ERROR
+                    raise RuntimeError("inner")
+        assert library_settings() == chosen
+        assert are_progress_bars_disabled("huggingface_hub.http_get")
+        assert not are_progress_bars_disabled("huggingface_hub.other")
+        with quiet_libraries(quiet=False):  # verbose: nothing touched
+            assert library_settings() == chosen
+    finally:
+        verbosity, bars = before["transformers"]
+        tlog.set_verbosity(verbosity)
+        (tlog.enable_progress_bar if bars else tlog.disable_progress_bar)()
+        logging.getLogger("sentence_transformers").setLevel(before["sentence_transformers"])
+
+
 def library_settings():
     """The process-wide output settings of the libraries behind the model-backed extractors."""
     import logging
@@ -182,13 +218,18 @@ def test_default_verbosity_writes_nothing(case, name, extra, make_input, capfd):
     estimator, X, y = make_case(name, extra, make_input)
     assert not estimator.get_params().get("verbose", False)  # the default is quiet
     capfd.readouterr()  # what making the inputs wrote is not the estimator's
-    with library_defaults():
+    with library_defaults(), warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
         settings = library_settings()
         fit_and_use(estimator, X, y)
         out, err = capfd.readouterr()
         changed = library_settings()
     assert out == "" and err == "", f"{case} wrote at verbose=0:\n{out}{err}"
     assert changed == settings, "quiet, but by changing the libraries' own settings"
+    # a user's terminal shows every warning but the deprecations of libraries' internals
+    shown = [f"{w.category.__name__}: {w.message}" for w in caught
+             if not issubclass(w.category, (DeprecationWarning, PendingDeprecationWarning))]
+    assert not shown, f"{case} warned on clean inputs: {shown}"
     if "early_stopping" in extra:
         assert _restored(estimator)  # there was a "Restoring best model" line to hold back
 

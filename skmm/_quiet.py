@@ -78,6 +78,12 @@ def _restore(saved):
                 (hub.disable_progress_bars if disabled else hub.enable_progress_bars)()
 
 
+def libraries_quiet():
+    """Whether a :func:`quiet_libraries` block is open: a download call that takes its own
+    ``progress=`` flag (torchvision's) reads it."""
+    return _depth > 0
+
+
 @contextlib.contextmanager
 def quiet_libraries(quiet=True, imports=()):
     """Within the block, transformers, sentence-transformers and huggingface_hub show no

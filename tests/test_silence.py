@@ -264,3 +264,37 @@ def test_verbose_extractors_show_a_bar(name, capfd):
         fit_and_use(estimator, X, y)
         out, err = capfd.readouterr()
     assert out + err != "", f"{name} wrote nothing at verbose=True"
+
+
+@pytest.mark.parametrize("verbose", [False, True])
+def test_a_torchvision_download_shows_its_bar_only_when_verbose(verbose, monkeypatch):
+    import sys
+    import types
+
+    import torch
+    from PIL import Image
+
+    seen = []
+
+    def get_model(name, weights=None, **kwargs):  # a download when weights="DEFAULT"
+        seen.append(kwargs.get("progress", True))
+        net = torch.nn.Sequential()
+        net.add_module("conv", torch.nn.Conv2d(3, 4, 3))
+        net.add_module("pool", torch.nn.AdaptiveAvgPool2d(1))
+        net.add_module("flat", torch.nn.Flatten())
+        net.add_module("fc", torch.nn.Linear(4, 10))
+        return net
+
+    models = types.SimpleNamespace(list_models=lambda module=None: ["resnet18"],
+                                   get_model=get_model)
+    monkeypatch.setitem(sys.modules, "torchvision", types.SimpleNamespace(models=models))
+    monkeypatch.setitem(sys.modules, "timm", None)
+    from skmm.image import _backbones
+
+    _backbones.clear_cache()
+    images = [Image.new("RGB", (8, 8), (255, 0, 0))] * 2
+    try:
+        ESTIMATORS["ImageEmbedder"]("resnet18", size=8, device="cpu", verbose=verbose).fit(images)
+    finally:
+        _backbones.clear_cache()
+    assert seen == [verbose]

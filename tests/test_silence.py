@@ -251,6 +251,9 @@ def test_a_quietened_net_still_pickles_after_print_is_replaced(monkeypatch):
     estimator, X, y = make_case("FusionNetClassifier", EARLY, restoring_input)
     monkeypatch.setattr(builtins, "print", lambda *args, **kwargs: None)  # as Ray does
     fit_and_use(estimator, X, y)
+    from skmm.nets._training import print_line
+
+    assert dict(estimator.callbacks_)["early_stopping"].sink is print_line  # not left muted
     restored = pickle.loads(pickle.dumps(estimator))
     np.testing.assert_array_equal(restored.predict(X), estimator.predict(X))
 

@@ -213,6 +213,11 @@ def _clear_model_caches():
     _sentence.load_model.cache_clear()
 
 
+def test_the_discovery_finds_the_estimators():
+    assert len(ESTIMATORS) >= 11, sorted(ESTIMATORS)
+    assert {"FusionNetClassifier", "TextSentenceEmbedder", "AudioEmbedder"} <= set(ESTIMATORS)
+
+
 @pytest.mark.parametrize("case, name, extra, make_input", CASES, ids=[c[0] for c in CASES])
 def test_default_verbosity_writes_nothing(case, name, extra, make_input, capfd):
     estimator, X, y = make_case(name, extra, make_input)

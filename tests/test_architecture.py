@@ -24,7 +24,7 @@ PACKAGE = ROOT / "skmm"
 # groups sharing a layer do not import each other. See ARCHITECTURE.md, section 1.
 LAYERS = [
     ["skmm.exceptions"],
-    ["skmm._config", "skmm._deps"],
+    ["skmm._config", "skmm._deps", "skmm._quiet"],
     ["skmm._naming", "skmm._docs"],
     ["skmm._validation"],
     ["skmm._column"],

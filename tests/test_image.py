@@ -293,7 +293,7 @@ class TinyResNet(nn.Module):
 def fake_torchvision(monkeypatch):
     calls = []
 
-    def get_model(name, weights=None):
+    def get_model(name, weights=None, **kwargs):
         calls.append((name, weights))
         return TinyResNet()
 
@@ -337,7 +337,7 @@ def test_torchvision_backbones_drop_the_head_and_use_imagenet_normalisation(
 def test_offline_downloads_name_the_model_the_cache_and_a_local_file(monkeypatch):
     from urllib.error import URLError
 
-    def get_model(name, weights=None):
+    def get_model(name, weights=None, **kwargs):
         if weights is not None:
             raise URLError("[Errno -3] Temporary failure in name resolution")
         return TinyResNet()

@@ -21,6 +21,7 @@ import numpy as np
 from .._base import BaseExtractor
 from .._docs import EXTRACTOR_PARAMS, fill_doc
 from .._naming import band_stat_names, frame_names, indexed_names
+from .._quiet import quiet_libraries
 from .._validation import (
     DEVICE_CONSTRAINT, PRECISIONS, Integer, Options, Satisfies, resolve_device, resolve_precision,
 )
@@ -253,7 +254,7 @@ class AudioEmbedder(BaseExtractor):
         dtype = resolve_precision(self.precision, device)
         sr = 16000 if self.sr is None else int(self.sr)
         encoder = _encoders.get_encoder(
-            self.model, self.layer, device, self.input, sr, self.n_mels
+            self.model, self.layer, device, self.input, sr, self.n_mels, self.verbose
         )
         if fitting:
             if not self._is_module():
@@ -283,7 +284,8 @@ class AudioEmbedder(BaseExtractor):
         """Learn the embedding width (and whether the module pools) from a second of noise."""
         clip = np.random.default_rng(0).normal(0, 0.1, self.sr_).astype(np.float32)
         try:
-            states, steps = encoder.encode([clip], dtype)
+            with quiet_libraries(not self.verbose):
+                states, steps = encoder.encode([clip], dtype)
         except (RuntimeError, ValueError, TypeError) as exc:
             raise InvalidInputError(
                 f"the audio model fails on one second of audio at {self.sr_} Hz "
@@ -321,7 +323,9 @@ class AudioEmbedder(BaseExtractor):
                    for y in decoded]
         out = np.empty((len(decoded), len(self._feature_names())), dtype=np.float32)
         for bucket in length_buckets([len(y) for y in decoded]):
-            states, steps = encoder.encode([decoded[i] for i in bucket], self._autocast_dtype)
+            with quiet_libraries(not self.verbose):  # the model's own warnings
+                states, steps = encoder.encode([decoded[i] for i in bucket],
+                                               self._autocast_dtype)
             if steps is not None:
                 if self.output == "frames":
                     states = frame_block(states, steps, self.n_frames, self.pad_mode)

@@ -29,6 +29,7 @@ import numpy as np
 import torch
 
 from .._deps import import_optional
+from .._quiet import quiet_libraries
 from ..exceptions import InvalidInputError
 
 #: log-mel input of a module: AudioLogMel's defaults (32 ms windows, 10 ms hops at 16 kHz).
@@ -124,10 +125,8 @@ class ModuleEncoder:
 
 
 def _transformers():
-    transformers = import_optional("transformers", "audio-transformers",
-                                   purpose="AudioEmbedder(model=<a transformers model>)")
-    transformers.utils.logging.disable_progress_bar()
-    return transformers
+    return import_optional("transformers", "audio-transformers",
+                           purpose="AudioEmbedder(model=<a transformers model>)")
 
 
 def _hf_cache():
@@ -161,11 +160,12 @@ def load_error(name, exc):
 class TransformersEncoder:
     """A transformers audio model and its feature extractor (see the module docstring)."""
 
-    def __init__(self, name, layer, device):
+    def __init__(self, name, layer, device, quiet=True):
         transformers = _transformers()
         try:
-            self.extractor = transformers.AutoFeatureExtractor.from_pretrained(name)
-            model = transformers.AutoModel.from_pretrained(name)
+            with quiet_libraries(quiet):  # no "Loading weights" bar, no download bar
+                self.extractor = transformers.AutoFeatureExtractor.from_pretrained(name)
+                model = transformers.AutoModel.from_pretrained(name)
         except Exception as exc:
             raise load_error(name, exc) from exc
         self.model_type = getattr(model.config, "model_type", type(model).__name__)
@@ -233,8 +233,9 @@ def folder_fingerprint(path):
     return tuple(sorted(entries))
 
 
-def get_encoder(model, layer, device, input="waveform", sr=16000, n_mels=64):
-    """The encoder of ``model`` on ``device``; transformers models are loaded once per process."""
+def get_encoder(model, layer, device, input="waveform", sr=16000, n_mels=64, verbose=False):
+    """The encoder of ``model`` on ``device``; transformers models are loaded once per process
+    (quietly unless ``verbose``)."""
     if isinstance(model, torch.nn.Module):
         return ModuleEncoder(model, input, sr, n_mels, device)
     name = os.fspath(model)
@@ -244,7 +245,7 @@ def get_encoder(model, layer, device, input="waveform", sr=16000, n_mels=64):
     with _cache_lock:
         encoder = _cache.get(key)
         if encoder is None:
-            encoder = TransformersEncoder(name, None, device)
+            encoder = TransformersEncoder(name, None, device, quiet=not verbose)
             _cache[key] = encoder
             while len(_cache) > _CACHE_SIZE:
                 _cache.popitem(last=False)

@@ -13,6 +13,7 @@ import numpy as np
 
 from .._docs import fill_doc
 from .._naming import indexed_names
+from .._quiet import quiet_libraries
 from .._validation import (
     DEVICE_CONSTRAINT, PRECISIONS, InstanceOf, Options, Satisfies, resolve_device,
     resolve_precision,
@@ -222,9 +223,12 @@ class ImageEmbedder(_ImageExtractor):
         if isinstance(self.backbone, str):
             from ._library_backbones import is_weights_file
 
-            trunk, mean, std, default_size = _backbones.get_trunk(
-                self.backbone, self.weights, channels, device, self.pooling, self.backbone_kwargs
-            )
+            # a timm or torchvision model may download its weights: no bar unless verbose
+            with quiet_libraries(not self.verbose, imports=("huggingface_hub",)):
+                trunk, mean, std, default_size = _backbones.get_trunk(
+                    self.backbone, self.weights, channels, device, self.pooling,
+                    self.backbone_kwargs,
+                )
             fingerprint = (
                 _backbones.weights_fingerprint(self.weights)[1:]
                 if is_weights_file(self.weights) else None

@@ -27,6 +27,7 @@ import torch
 from torch import nn
 
 from .._deps import import_optional
+from .._quiet import libraries_quiet
 from ..exceptions import InvalidInputError, MissingDependencyError
 from ._backbones import IMAGENET_MEAN, IMAGENET_STD
 
@@ -240,8 +241,11 @@ def _torchvision_model(name, weights, pooling, kwargs, load_weights):
     pretrained = wants_pretrained(weights)
     with _downloads(name, "torchvision", pretrained), seeded():
         try:
+            # no torch.hub download bar while skmm keeps the libraries quiet (verbose=0)
+            quiet = pretrained and libraries_quiet() and "progress" not in kwargs
+            options = {"progress": False, **kwargs} if quiet else kwargs
             network = tv.models.get_model(name, weights="DEFAULT" if pretrained else None,
-                                          **kwargs)
+                                          **options)
         except TypeError as exc:
             raise _check_kwargs(name, "torchvision", kwargs, exc) from exc
     if is_weights_file(weights):

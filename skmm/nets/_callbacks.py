@@ -3,11 +3,19 @@
 skorch's callbacks default to the ``print`` they saw at import, which pickles by
 reference; a library that replaces ``builtins.print`` (Ray's ``shutdown`` does) would make
 every fitted net unpicklable. :func:`print_line` pickles by its own name.
+
+skorch's :class:`~skorch.callbacks.EarlyStopping` says "Restoring best model from epoch N."
+through its ``sink`` whatever the net's verbosity once the sink is not ``print`` itself
+(a logger is meant to get every line). :class:`QuietEarlyStopping` hands its lines to the
+sink only when the net is verbose, through skorch's public surface alone: the ``sink``
+parameter and the ``on_epoch_end`` / ``on_train_end`` hooks.
 """
 
 import builtins
+import contextlib
 
-from skorch.callbacks import PrintLog
+from skorch.callbacks import EarlyStopping, PrintLog
+from skorch.utils import noop
 
 
 def print_line(*args, **kwargs):
@@ -27,3 +35,49 @@ class QuietPrintLog(PrintLog):
     def on_epoch_end(self, net, **kwargs):
         if net.verbose:
             super().on_epoch_end(net, **kwargs)
+
+
+class QuietEarlyStopping(EarlyStopping):
+    """skorch's EarlyStopping, silent when the net is not verbose.
+
+    The same parameters as :class:`skorch.callbacks.EarlyStopping`, with ``sink``
+    defaulting to :func:`print_line`. At ``net.verbose == 0`` its
+    lines ("Stopping since ...", "Restoring best model from epoch N.") are dropped; the
+    best model is restored all the same.
+
+    Examples
+    --------
+    >>> from skmm.nets._callbacks import QuietEarlyStopping
+    >>> QuietEarlyStopping(patience=3, load_best=True).patience
+    3
+    """
+
+    def __init__(self, monitor="valid_loss", patience=5, threshold=1e-4, threshold_mode="rel",
+                 lower_is_better=True, sink=print_line, load_best=False):
+        super().__init__(monitor=monitor, patience=patience, threshold=threshold,
+                         threshold_mode=threshold_mode, lower_is_better=lower_is_better,
+                         sink=sink, load_best=load_best)
+
+    def on_epoch_end(self, net, **kwargs):
+        with _sink_following(self, net):
+            super().on_epoch_end(net, **kwargs)
+
+    def on_train_end(self, net, **kwargs):
+        with _sink_following(self, net):
+            super().on_train_end(net, **kwargs)
+
+
+@contextlib.contextmanager
+def _sink_following(callback, net):
+    """Within the block, ``callback.sink`` is :func:`skorch.utils.noop` unless the net is
+    verbose; the parameter is put back on the way out (on an exception too: skorch stops
+    training by raising KeyboardInterrupt from ``on_epoch_end``)."""
+    if getattr(net, "verbose", 0):
+        yield
+        return
+    sink = callback.sink
+    callback.sink = noop
+    try:
+        yield
+    finally:
+        callback.sink = sink

@@ -1,6 +1,7 @@
 """Input checks of the nets: refuse bad X and y before training, saying how to fix them."""
 
 import numpy as np
+from scipy import sparse
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import validate_data
 
@@ -11,6 +12,10 @@ _MAX_LISTED = 10
 
 class NonNumericInputError(InvalidInputError, TypeError):
     """X holds values that are not numbers (a TypeError too, as numpy raises for them)."""
+
+
+class SparseInputError(InvalidInputError, TypeError):
+    """X is a scipy sparse matrix or array (a TypeError too, as scikit-learn raises)."""
 
 
 def _listed(items):
@@ -25,6 +30,11 @@ _NUMERIC_FIX = (
     "ColumnTransformer) before the net."
 )
 
+_TARGET_FIX = (
+    "A regressor needs numeric targets: convert y to numbers (y.astype(float)), or, for "
+    "class labels, use FusionNetClassifier."
+)
+
 
 def _non_numeric_columns(X):
     """Names of the DataFrame columns whose dtype is not numeric or boolean."""
@@ -35,7 +45,7 @@ def _non_numeric_columns(X):
 
 
 def _unconvertible_columns(X):
-    """Positions of the columns of an object array that do not convert to float."""
+    """Positions of the columns of a 2-D array that do not convert to float."""
     X = np.asarray(X, dtype=object)
     if X.ndim != 2:
         return []
@@ -46,6 +56,61 @@ def _unconvertible_columns(X):
         except (TypeError, ValueError):
             bad.append(j)
     return bad
+
+
+def _as_array(X):
+    """X as an ndarray when numpy makes one of it (not a DataFrame, not sparse), else None:
+    validate_data then says what is wrong with it (a ragged list, ...)."""
+    if isinstance(X, np.ndarray):
+        return X
+    if X is None or isinstance(X, str) or hasattr(X, "columns") or sparse.issparse(X):
+        return None
+    try:
+        return np.asarray(X)
+    except (TypeError, ValueError):
+        return None
+
+
+def _as_numbers(name, what, values, fix, columns=True):
+    """``values`` (an ndarray of objects, str or bytes) as float32, or an error.
+
+    The error is a :class:`NonNumericInputError` (a TypeError) when numpy's conversion
+    raises a TypeError (a dict, a complex number in an object array), as numpy does, and
+    an :class:`InvalidInputError` otherwise (a word, a list in a cell); its message names
+    the columns that do not convert (when ``columns``) and quotes numpy's.
+    """
+    try:
+        return values.astype(np.float32)
+    except (TypeError, ValueError) as exc:
+        cols = _unconvertible_columns(values) if columns else []
+        where = f" in columns {_listed(cols)}" if cols else ""
+        error = NonNumericInputError if isinstance(exc, TypeError) else InvalidInputError
+        raise error(f"{name} received {what} that are not numbers{where} ({exc}). {fix}") from exc
+
+
+def _has_string_names(X):
+    """Whether validate_data reads feature names from X (every column name a str)."""
+    columns = getattr(X, "columns", None)
+    return columns is not None and len(columns) > 0 and all(isinstance(c, str) for c in columns)
+
+
+def _check_n_features(estimator, X, shape):
+    """Refuse a number of features other than the one seen at fit, with the fix.
+
+    Left to validate_data where it speaks first: an empty X, or named columns against a
+    net fitted on named columns (its message lists the names that differ).
+    """
+    expected = getattr(estimator, "n_features_in_", None)
+    if expected is None or shape is None or len(shape) != 2 or min(shape) == 0:
+        return
+    if shape[1] != expected and not (
+        getattr(estimator, "feature_names_in_", None) is not None and _has_string_names(X)
+    ):
+        raise InvalidInputError(
+            f"X has {shape[1]} features, but {type(estimator).__name__} is expecting "
+            f"{expected} features as input. Fix: transform X with the same pipeline (the "
+            "same extractors, in the same order) as at fit, or refit the net."
+        )
 
 
 def _non_finite_message(X, feature_names):
@@ -72,6 +137,12 @@ def validate_X(estimator, X, y="no_validation", reset=True, y_kwargs=None):
     :func:`sklearn.utils.validation.validate_data` does, and refuses a changed number of
     features otherwise.
 
+    What skmm says more than scikit-learn (non-numeric columns or cells, sparse input, a
+    changed number of features, targets of a regressor that are not numbers) is decided
+    here from types, dtypes and shapes, before ``validate_data``, never from the wording
+    of its errors; the rest (ndim, empty X, complex numbers, changed feature names, y
+    checks) is scikit-learn's to say, in its words.
+
     Returns
     -------
     X : ndarray of float32 (n_samples, n_features), or ``(X, y)`` when y is given.
@@ -82,25 +153,27 @@ def validate_X(estimator, X, y="no_validation", reset=True, y_kwargs=None):
         raise InvalidInputError(
             f"{name} received non-numeric columns {_listed(bad)}. {_NUMERIC_FIX}"
         )
-    try:
-        out = validate_data(
-            estimator, X, y, reset=reset, dtype=np.float32, ensure_all_finite=False,
-            **(y_kwargs or {}),
+    if sparse.issparse(X):
+        raise SparseInputError(
+            f"{name} received a sparse {type(X).__name__} of shape {X.shape}, but the net "
+            "needs a dense array. Fix: densify it with X.toarray() if it fits in memory, or "
+            "ask the transformers before the net for dense output (sparse_output=False, or "
+            "set_output(transform='pandas'))."
         )
-    except (TypeError, ValueError) as exc:
-        message = str(exc)
-        if "features, but" in message:
-            raise InvalidInputError(
-                f"{message} Fix: transform X with the same pipeline (the same extractors, in "
-                "the same order) as at fit, or refit the net."
-            ) from exc
-        if "convert" in message or "argument must be" in message:
-            cols = _unconvertible_columns(X)
-            where = f" in columns {_listed(cols)}" if cols else ""
-            error = NonNumericInputError if isinstance(exc, TypeError) else InvalidInputError
-            raise error(f"{name} received values that are not numbers{where} ({message}). "
-                        f"{_NUMERIC_FIX}") from exc
-        raise
+    values = _as_array(X)
+    if values is not None and values.dtype.kind in "OUS":  # objects, str, bytes
+        X = values = _as_numbers(name, "values", values, _NUMERIC_FIX)  # no names to keep
+    if (y_kwargs or {}).get("y_numeric"):
+        y_values = _as_array(y)
+        if y_values is not None and y_values.dtype.kind in "OUS":
+            _as_numbers(name, "target values y", y_values, _TARGET_FIX, columns=False)
+    if not reset:
+        _check_n_features(estimator, X, getattr(values if values is not None else X,
+                                                "shape", None))
+    out = validate_data(
+        estimator, X, y, reset=reset, dtype=np.float32, ensure_all_finite=False,
+        **(y_kwargs or {}),
+    )
     Xv = out[0] if isinstance(out, tuple) else out
     estimator._check_values(Xv)
     return out

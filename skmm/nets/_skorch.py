@@ -23,7 +23,6 @@ from collections.abc import Mapping
 import numpy as np
 import torch
 from skorch import NeuralNet
-from skorch.callbacks import EarlyStopping
 from skorch.dataset import Dataset as SkorchDataset
 from skorch.utils import get_map_location, is_dataset, to_numpy, to_tensor
 from torch.utils.data import DataLoader, Subset
@@ -32,7 +31,7 @@ from .._validation import resolve_device, resolve_precision
 from ..exceptions import InvalidInputError
 from ._build import NET_CONSTRAINTS, ROUTED, ALIASES, allow_missing, build_module, check_params
 from ._balance import make_balance
-from ._callbacks import QuietPrintLog, print_line
+from ._callbacks import QuietEarlyStopping, QuietPrintLog
 from ._data import ArrayDataset, SliceLoader, split_batch_X, validation_indices
 from ._fit import fit_data, prepare, training_input
 from ._inputs import validate_X
@@ -164,9 +163,8 @@ class FusionNetBase:
             for name, callback in super().get_default_callbacks()
         ]
         if self.early_stopping is not None:
-            callbacks.append(("early_stopping", EarlyStopping(
-                patience=self.early_stopping, load_best=True, sink=print_line,
-            )))
+            callbacks.append(("early_stopping", QuietEarlyStopping(
+                patience=self.early_stopping, load_best=True)))
         return callbacks
 
     # ---- fitting -------------------------------------------------------------------------

@@ -430,7 +430,7 @@ class TextSentenceEmbedder(_TextExtractor):
     def _prepare_fit(self):
         """Load the model (nothing is learned from X)."""
         self.model_path_, self.device_, self.embedding_dim_ = _sentence.prepare(
-            self.model, self.device
+            self.model, self.device, self.verbose
         )
 
     def _cache_fitted_state(self):
@@ -438,7 +438,8 @@ class TextSentenceEmbedder(_TextExtractor):
         return {"model_path_": self.model_path_, "embedding_dim_": self.embedding_dim_}
 
     def _extract_batch(self, decoded):
-        model = _sentence.load_model(self.model_path_, self.device_)
+        with _sentence.quiet(self.verbose):  # a first load in this process (unpickled)
+            model = _sentence.load_model(self.model_path_, self.device_)
         rows, matrix = _sentence.encode_unique(model, decoded, self.batch_size, self.normalize)
         return matrix[[rows[t] for t in decoded]]
 

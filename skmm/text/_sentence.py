@@ -12,6 +12,7 @@ import os
 import numpy as np
 
 from .._deps import import_optional
+from .._quiet import quiet_libraries
 from .._validation import resolve_device
 from ..exceptions import InvalidInputError
 
@@ -67,11 +68,19 @@ def embedding_dim(model):
     return int(getter())
 
 
-def prepare(model, device):
+def quiet(verbose):
+    """A block in which sentence-transformers and transformers write nothing, unless
+    ``verbose`` (their "Loading weights" bar, their warnings); their settings are restored."""
+    return quiet_libraries(not verbose, imports=("sentence_transformers",))
+
+
+def prepare(model, device, verbose=False):
     """Resolve and load: returns (model path, device, embedding dimension)."""
     path = resolve_model(model)
     device = resolve_device(device)
-    return path, device, embedding_dim(load_model(path, device))
+    with quiet(verbose):
+        model = load_model(path, device)
+    return path, device, embedding_dim(model)
 
 
 def encode_unique(model, texts, batch_size, normalize, verbose=False):
@@ -79,8 +88,9 @@ def encode_unique(model, texts, batch_size, normalize, verbose=False):
     unique = list(dict.fromkeys(texts))
     if not unique:
         return {}, np.zeros((0, embedding_dim(model)), dtype=np.float32)
-    matrix = model.encode(
-        unique, batch_size=batch_size, normalize_embeddings=bool(normalize),
-        convert_to_numpy=True, show_progress_bar=bool(verbose),
-    )
+    with quiet(verbose):
+        matrix = model.encode(
+            unique, batch_size=batch_size, normalize_embeddings=bool(normalize),
+            convert_to_numpy=True, show_progress_bar=bool(verbose),
+        )
     return {t: i for i, t in enumerate(unique)}, np.asarray(matrix, dtype=np.float32)

@@ -15,16 +15,20 @@ bins        :func:`bin_names`                ``image__r_bin03`` (channel, histog
 categories  :func:`category_names`           ``t__colour=red`` (one-hot), ``t__code:brand``
 presence    :data:`PRESENT`                  ``audio__present`` (1 present, 0 missing)
 no word     :data:`OOV`                      ``text__oov`` (1 when no word is known)
+sparse      :func:`sparse_names`             ``review__sparse:great``, ``review__sparse:00042``
 ==========  ===============================  ================================================
 
 :func:`split_prefix` splits a name at its modality prefix, and :func:`grid_layout` reads
 which structured scheme a block of names forms (pixels, frames or tokens), with its shape
 and the order that puts the columns in row-major layout order. :func:`tabular_layout`
-finds the integer category codes (``code:<column>``) of a tabular block.
+finds the integer category codes (``code:<column>``) of a tabular block. :func:`is_sparse`
+and :func:`sparse_feature` read the columns of a sparse block (a vocabulary, a one-hot
+encoding kept sparse, hashed features) back.
 """
 
 import math
 import re
+from urllib.parse import unquote
 
 import numpy as np
 
@@ -52,6 +56,8 @@ CODE_MARK = "code:"
 #: Between a categorical column and one of its categories in a one-hot column's name.
 ONEHOT_MARK = "="
 _TOKEN_STEM = "tok"
+#: Start of each column name of a sparse block (``sparse:<feature>``).
+SPARSE_MARK = "sparse:"
 
 
 def index_width(n, minimum=2):
@@ -173,6 +179,66 @@ def category_names(column, categories=None):
     if categories is None:
         return [f"{CODE_MARK}{column}"]
     return [f"{column}{ONEHOT_MARK}{category}" for category in categories]
+
+
+def _escape(feature):
+    """``feature`` with no ``__`` left in it (``%`` -> ``%25``, ``__`` -> ``_%5F``), reversibly."""
+    return str(feature).replace("%", "%25").replace(SEPARATOR, "_%5F")
+
+
+def sparse_names(features=None, n=None):
+    """Names of a sparse block's columns: ``sparse:<feature>``, one per column.
+
+    A sparse block's features are data (a vocabulary's words, a one-hot encoder's
+    categories), so they may read like another scheme (``present``, ``tok003``,
+    ``a__b``): the mark keeps them apart, and a ``__`` inside a feature is escaped so
+    that :func:`split_prefix` and :func:`last_segment` still find the modality prefix.
+
+    Parameters
+    ----------
+    features : sequence of str, optional
+        The transformer's own feature names. None (a ``HashingVectorizer``, which names
+        none): the zero-padded column indices.
+    n : int, optional
+        Number of columns, when ``features`` is None.
+
+    Examples
+    --------
+    >>> sparse_names(["great", "present", "__init__"])
+    ['sparse:great', 'sparse:present', 'sparse:_%5Finit_%5F']
+    >>> sparse_names(n=3)
+    ['sparse:0', 'sparse:1', 'sparse:2']
+    """
+    if features is None:
+        width = index_width(n, minimum=1)
+        return [f"{SPARSE_MARK}{i:0{width}d}" for i in range(int(n))]
+    return [SPARSE_MARK + _escape(feature) for feature in features]
+
+
+def is_sparse(name):
+    """Whether ``name`` is a column of a sparse block (``sparse:<feature>``, prefixes allowed).
+
+    Examples
+    --------
+    >>> is_sparse("review__sparse:present"), is_sparse("review__present")
+    (True, False)
+    """
+    return last_segment(name).startswith(SPARSE_MARK)
+
+
+def sparse_feature(name):
+    """The transformer's own feature name behind a sparse column (the inverse of
+    :func:`sparse_names`).
+
+    Examples
+    --------
+    >>> sparse_feature("review__sparse:_%5Finit_%5F"), sparse_feature("review__sparse:great")
+    ('__init__', 'great')
+    """
+    segment = last_segment(name)
+    if not segment.startswith(SPARSE_MARK):
+        raise ValueError(f"{name!r} is not a column of a sparse block ('sparse:<feature>')")
+    return unquote(segment[len(SPARSE_MARK):])
 
 
 def is_code(name):

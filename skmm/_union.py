@@ -1,8 +1,8 @@
 """The modality union: a ``ColumnTransformer`` whose sparse blocks stay sparse and named.
 
-:func:`skmm.fusion.make_modality_union` builds this module's :class:`ColumnTransformer`. With dense blocks
-only it is the plain ``ColumnTransformer`` it always was (pandas output, ``modality__feature``
-columns). A block whose transformer returns a scipy sparse matrix (``TfidfVectorizer``,
+:func:`skmm.fusion.make_modality_union` builds this module's :class:`ColumnTransformer`.
+With dense blocks only it is the plain ``ColumnTransformer`` it always was (pandas output,
+``modality__feature`` columns). A block whose transformer returns a scipy sparse matrix (``TfidfVectorizer``,
 ``CountVectorizer``, ``HashingVectorizer``, a ``Pipeline`` ending in one, a one-hot encoder
 kept sparse) is never densified: the union then returns one :class:`NamedCSR`, a CSR matrix
 of every block (the dense ones included) that carries its column names, the sparse block's
@@ -20,6 +20,7 @@ from itertools import chain
 import numpy as np
 from scipy import sparse as sp
 from sklearn import compose
+from sklearn.exceptions import NotFittedError
 from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.utils._set_output import _wrap_data_with_container
 from sklearn.utils.validation import check_array
@@ -31,6 +32,8 @@ from .exceptions import InvalidInputError
 SPARSE_MODES = ("keep", "dense")
 #: How scikit-learn's text vectorisers say that no term is left.
 _EMPTY_VOCABULARY = ("empty vocabulary", "no terms remain")
+#: How scikit-learn's output wrapper refuses a sparse matrix under pandas output.
+_REFUSED_SPARSE = "outputs a scipy sparse matrix"
 
 
 class NamedCSR(sp.csr_matrix):
@@ -70,8 +73,9 @@ class NamedCSR(sp.csr_matrix):
 
     def __getitem__(self, key):
         out = super().__getitem__(key)
-        whole_rows = not isinstance(key, tuple) or (
-            len(key) == 2 and isinstance(key[1], slice) and key[1] == slice(None))
+        whole_rows = not isinstance(key, tuple) or len(key) == 1 or (
+            len(key) == 2 and (key[1] is Ellipsis
+                               or isinstance(key[1], slice) and key[1] == slice(None)))
         return self._keep_names(out) if whole_rows else out
 
     def copy(self):
@@ -102,8 +106,12 @@ def _reads_text(estimator):
 
 def _can_set_output(estimator):
     """Whether ``estimator.set_output(transform="pandas")`` may be called: every step has
-    ``set_output`` and no step is asked for sparse output (which pandas output refuses)."""
+    ``set_output``, no step is asked for sparse output (which pandas output refuses) and
+    none was set to ``set_output(transform="default")`` by the user (a transformer that
+    returns a sparse matrix without a switch, e.g. a ``FunctionTransformer``)."""
     for step in _steps(estimator):
+        if getattr(step, "_sklearn_output_config", {}).get("transform") == "default":
+            return False
         if isinstance(step, (Pipeline, FeatureUnion)):
             continue
         if not hasattr(step, "set_output"):
@@ -196,9 +204,20 @@ class ColumnTransformer(compose.ColumnTransformer, auto_wrap_output_keys=None):
             self.__dict__.pop(attribute, None)
         try:
             out = _unwrapped(compose.ColumnTransformer.fit_transform)(self, X, y, **params)
+        except ZeroDivisionError as e:  # scikit-learn's density of outputs without a column
+            raise InvalidInputError(
+                "make_modality_union: no block has any column (a sparse block with a "
+                "vocabulary of size 0?): check the columns and the transformers.") from e
         except ValueError as e:
-            if isinstance(e, InvalidInputError) or not any(
-                    text in str(e) for text in _EMPTY_VOCABULARY):
+            if isinstance(e, InvalidInputError):
+                raise
+            if _REFUSED_SPARSE in str(e):
+                raise InvalidInputError(
+                    "make_modality_union: a block's transformer returned a sparse matrix "
+                    "under pandas output, which refuses it. Ask it for dense output, or "
+                    "call set_output(transform='default') on it before building the union: "
+                    "the union then keeps its block sparse.") from e
+            if not any(text in str(e) for text in _EMPTY_VOCABULARY):
                 raise
             readers = [name for name, trans, _ in self.transformers
                        if not isinstance(trans, str) and _reads_text(trans)]
@@ -255,9 +274,16 @@ class ColumnTransformer(compose.ColumnTransformer, auto_wrap_output_keys=None):
         if name not in getattr(self, "sparse_blocks_", ()):
             return super()._get_feature_name_out_for_transformer(name, trans, *args, **kwargs)
         span = self.output_indices_[name]
-        features = trans.get_feature_names_out() if hasattr(
-            trans, "get_feature_names_out") else None
-        return np.asarray(sparse_names(features, span.stop - span.start), dtype=object)
+        return np.asarray(sparse_names(_own_names(trans), span.stop - span.start), dtype=object)
+
+
+def _own_names(transformer):
+    """The transformer's feature names, or None where it has none (``HashingVectorizer``,
+    a pipeline with a step that names nothing)."""
+    try:
+        return transformer.get_feature_names_out()
+    except (AttributeError, NotFittedError, TypeError, ValueError):
+        return None
 
 
 # The union wraps its output itself (a sparse block is not refused under pandas output),
@@ -266,17 +292,18 @@ ColumnTransformer._sklearn_auto_wrap_output_keys = {"transform"}
 
 
 def _unwrapped(method):
-    """scikit-learn's ``ColumnTransformer`` method without its output wrapper (which refuses a sparse
-    matrix under pandas output): one level of ``functools.wraps``."""
+    """A scikit-learn ``ColumnTransformer`` method without its output wrapper (which
+    refuses a sparse matrix under pandas output): one level of ``functools.wraps``."""
     return getattr(method, "__wrapped__", method)
 
 
 def _check_sparse_names(name, transformer):
     """A sparse block carries no presence column: its columns are renamed
     ``sparse:<feature>``, so a net could never read such a column as a mask."""
-    if _reads_text(transformer) or not hasattr(transformer, "get_feature_names_out"):
+    if _reads_text(transformer):
         return  # a vocabulary's words or hashed slots: "present" is a word there
-    flagged = [str(f) for f in transformer.get_feature_names_out() if is_presence(f)]
+    names = _own_names(transformer)
+    flagged = [str(f) for f in (() if names is None else names) if is_presence(f)]
     if flagged:
         raise InvalidInputError(
             f"make_modality_union: the block {name!r} is sparse and has a presence column "

@@ -145,8 +145,9 @@ def make_modality_union(mapping, *, remainder="drop", sparse="auto", n_jobs=None
     Returns
     -------
     ColumnTransformer
-        :class:`skmm._union.ColumnTransformer`, a scikit-learn ``ColumnTransformer`` with ``set_output(transform="pandas")``: ``transform``
-        returns a DataFrame whose columns are ``get_feature_names_out()``, named
+        :class:`skmm._union.ColumnTransformer`, a scikit-learn ``ColumnTransformer``,
+        with ``set_output(transform="pandas")``: ``transform`` returns a DataFrame
+        whose columns are ``get_feature_names_out()``, named
         ``modality__feature`` (or a ``NamedCSR`` with those names, see ``sparse``).
 
     Examples

@@ -128,9 +128,8 @@ class ColumnTransformer(compose.ColumnTransformer, auto_wrap_output_keys=None):
     Built by :func:`skmm.fusion.make_modality_union` (the "modality union"). It keeps
     scikit-learn's class name, so that ``make_pipeline`` still names its step
     ``"columntransformer"`` and parameter grids written for the plain one still apply.
-    The parameters are
-    ``ColumnTransformer``'s, but ``sparse`` replaces ``sparse_threshold``: the output
-    does not depend on how dense the data happen to be.
+    The parameters are ``ColumnTransformer``'s, but ``sparse`` replaces
+    ``sparse_threshold``: the output does not depend on how dense the data happen to be.
 
     Parameters
     ----------
@@ -253,7 +252,8 @@ class ColumnTransformer(compose.ColumnTransformer, auto_wrap_output_keys=None):
         sparse_blocks = tuple(n for n, X in zip(names, Xs) if sp.issparse(X))
         if not hasattr(self, "sparse_blocks_"):  # fitting
             for name in sparse_blocks:
-                _check_sparse_names(name, self.named_transformers_[name])
+                if name in self.named_transformers_:
+                    _check_sparse_names(name, self.named_transformers_[name])
             self.sparse_blocks_ = sparse_blocks
         elif sparse_blocks != self.sparse_blocks_:
             raise InvalidInputError(

@@ -23,7 +23,6 @@ from sklearn import compose
 from sklearn.exceptions import NotFittedError
 from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.utils._set_output import _wrap_data_with_container
-from sklearn.utils.validation import check_array
 
 from ._naming import is_presence, sparse_names
 from .exceptions import InvalidInputError
@@ -265,7 +264,7 @@ class ColumnTransformer(compose.ColumnTransformer, auto_wrap_output_keys=None):
                 _check_sparse_block(name, X)
         if sparse_blocks and self.sparse == "keep":
             self.sparse_output_ = True
-            return _stack_csr(Xs)
+            return _stack_csr(names, Xs)
         self.sparse_output_ = False
         Xs = [X.toarray() if sp.issparse(X) else X for X in Xs]
         return super()._hstack(Xs, **kwargs)
@@ -335,16 +334,32 @@ def _check_sparse_block(name, X):
             "or give this column a dense transformer.", rows=rows)
 
 
-def _stack_csr(Xs):
+def _numbers(name, X):
+    """A dense block (an array or a DataFrame) as a 2-D array of numbers, NaN kept."""
+    try:
+        if hasattr(X, "to_numpy"):  # pandas: nullable dtypes' NA become NaN
+            kinds = {np.dtype(getattr(t, "numpy_dtype", t)).kind for t in X.dtypes}
+            exact = len(kinds) == 1 and kinds <= set("biuf")
+            return X.to_numpy() if exact else X.to_numpy(dtype=np.float64, na_value=np.nan)
+        X = np.asarray(X)
+        return X if X.dtype.kind in "biuf" else X.astype(np.float64)
+    except (TypeError, ValueError) as e:
+        raise InvalidInputError(
+            f"make_modality_union: the block {name!r} is not numeric ({e}), so it cannot be "
+            "stacked beside a sparse block: give its column(s) a transformer that outputs "
+            "numbers (an encoder), or drop them.") from e
+
+
+def _stack_csr(names, Xs):
     """One CSR of every block, in order; a lone CSR block is used as it is (no copy)."""
     blocks = []
-    for X in Xs:
+    for name, X in zip(names, Xs):
         if X.shape[1] == 0:
             continue
         if sp.issparse(X):
             blocks.append(X if X.format == "csr" else X.tocsr())
-        else:  # a dense block (an array or a DataFrame of numbers)
-            blocks.append(sp.csr_matrix(check_array(X, ensure_all_finite=False)))
+        else:
+            blocks.append(sp.csr_matrix(_numbers(name, X)))
     if len(blocks) == 1:
         return blocks[0]
     return sp.hstack(blocks, format="csr")

@@ -385,3 +385,17 @@ def test_a_lone_csr_block_is_not_copied():
     union = make_modality_union({"b": (same.set_output(transform="default"), ["rows"])})
     out = union.fit_transform(pd.DataFrame({"rows": range(50)}))
     assert np.shares_memory(out.data, block.data) and np.shares_memory(out.indices, block.indices)
+
+
+def test_dense_blocks_beside_a_sparse_one_are_numbers():
+    X = _table()
+    X["stock"] = pd.array([1.5, None, 3.0, 4.0, None, 6.0], dtype="Float64")
+    X["qty"] = np.arange(6)
+    union = make_modality_union({"review": CountVectorizer(), "stock": "passthrough",
+                                 "qty": "passthrough"})
+    out = union.fit_transform(X).toarray()
+    np.testing.assert_array_equal(out[:, -2], [1.5, np.nan, 3.0, 4.0, np.nan, 6.0])
+    np.testing.assert_array_equal(out[:, -1], np.arange(6))
+    union = make_modality_union({"review": CountVectorizer(), "colour": "passthrough"})
+    with pytest.raises(InvalidInputError, match="'colour' is not numeric"):
+        union.fit(X)

@@ -2,11 +2,12 @@
 
 :func:`skmm.fusion.make_modality_union` builds this module's :class:`ColumnTransformer`.
 With dense blocks only it is the plain ``ColumnTransformer`` it always was (pandas output,
-``modality__feature`` columns). A block whose transformer returns a scipy sparse matrix (``TfidfVectorizer``,
-``CountVectorizer``, ``HashingVectorizer``, a ``Pipeline`` ending in one, a one-hot encoder
-kept sparse) is never densified: the union then returns one :class:`NamedCSR`, a CSR matrix
-of every block (the dense ones included) that carries its column names, the sparse block's
-written ``<modality>__sparse:<feature>`` (:func:`skmm._naming.sparse_names`).
+``modality__feature`` columns). A block whose transformer returns a scipy sparse matrix
+(``TfidfVectorizer``, ``CountVectorizer``, ``HashingVectorizer``, a ``Pipeline`` ending in
+one, a one-hot encoder kept sparse) is never densified: the union then returns one
+:class:`NamedCSR`, a CSR matrix of every block (the dense ones included) that carries its
+column names, the sparse block's written ``<modality>__sparse:<feature>``
+(:func:`skmm._naming.sparse_names`).
 
 Why not a DataFrame of pandas sparse columns: at 20,000 x 100,000 with 50 non-zeros a row
 ``DataFrame.sparse.from_spmatrix`` takes 13x the CSR's memory, selecting half the rows (a CV

@@ -270,9 +270,35 @@ class ColumnTransformer(compose.ColumnTransformer, auto_wrap_output_keys=None):
         Xs = [X.toarray() if sp.issparse(X) else X for X in Xs]
         return super()._hstack(Xs, **kwargs)
 
+    def get_feature_names_out(self, input_features=None):
+        """Output feature names (``modality__feature``; ``modality__sparse:<feature>`` for
+        the columns of a sparse block)."""
+        sparse_blocks = getattr(self, "sparse_blocks_", ())
+        if not sparse_blocks or self.verbose_feature_names_out is not True:
+            return super().get_feature_names_out(input_features)
+        # scikit-learn formats one name at a time (seconds for a 2**20 hashing block):
+        # it names the dense blocks; the sparse blocks' names are joined here at once.
+        self._skip_sparse_names = True
+        try:
+            dense = iter(super().get_feature_names_out(input_features))
+        finally:
+            del self._skip_sparse_names
+        names = []
+        for name, span in self.output_indices_.items():
+            width = span.stop - span.start
+            if name in sparse_blocks:
+                own = sparse_names(_own_names(self.named_transformers_[name]), width)
+                prefix = f"{name}__"
+                names.extend([prefix + feature for feature in own])
+            else:
+                names.extend(next(dense) for _ in range(width))
+        return np.asarray(names, dtype=object)
+
     def _get_feature_name_out_for_transformer(self, name, trans, *args, **kwargs):
         if name not in getattr(self, "sparse_blocks_", ()):
             return super()._get_feature_name_out_for_transformer(name, trans, *args, **kwargs)
+        if getattr(self, "_skip_sparse_names", False):
+            return None  # joined by get_feature_names_out
         span = self.output_indices_[name]
         return np.asarray(sparse_names(_own_names(trans), span.stop - span.start), dtype=object)
 

@@ -399,3 +399,14 @@ def test_dense_blocks_beside_a_sparse_one_are_numbers():
     union = make_modality_union({"review": CountVectorizer(), "colour": "passthrough"})
     with pytest.raises(InvalidInputError, match="'colour' is not numeric"):
         union.fit(X)
+
+
+def test_the_fast_names_are_scikit_learns():
+    X = _table()
+    union = make_modality_union({"price": "passthrough", "review": HashingVectorizer(n_features=8),
+                                 "colour": OneHotEncoder(), "words": (CountVectorizer(), "review")})
+    names = union.fit(X).get_feature_names_out()
+    ours_by_sklearn = ColumnTransformer.get_feature_names_out(union)  # one name at a time
+    assert names.tolist() == ours_by_sklearn.tolist() and names.dtype == object
+    assert names[1] == "review__sparse:0" and type(names[1]) is str
+    assert union.sparse_blocks_ == ("review", "words")

@@ -16,6 +16,8 @@ from sklearn.ensemble import StackingClassifier, StackingRegressor
 from sklearn.pipeline import Pipeline
 from sklearn.utils import get_tags
 
+from . import _union
+from ._union import NamedCSR  # noqa: F401 (the output of a union with a sparse block)
 from .exceptions import InvalidInputError
 
 _TASKS = ("auto", "classification", "regression")
@@ -85,7 +87,8 @@ def _takes_frame(step):
 
 def _dense(step):
     """``step`` with a last step's ``sparse_output=True`` turned off (on a copy): pandas
-    output, which the nets read the modality blocks from, holds dense columns only."""
+    output, which the nets read the modality blocks from, holds dense columns only
+    (``make_modality_union(sparse="auto")``, the default)."""
     last = step.steps[-1][1] if isinstance(step, Pipeline) and step.steps else step
     params = last.get_params(deep=False) if hasattr(last, "get_params") else {}
     if params.get("sparse_output") is not True:
@@ -96,7 +99,8 @@ def _dense(step):
     return step
 
 
-def make_modality_union(mapping, *, remainder="drop", n_jobs=None, verbose=False, **kwargs):
+def make_modality_union(mapping, *, remainder="drop", sparse="auto", n_jobs=None,
+                        verbose=False, **kwargs):
     """A ``ColumnTransformer`` applying one extractor per column, with pandas output.
 
     Parameters
@@ -108,22 +112,43 @@ def make_modality_union(mapping, *, remainder="drop", n_jobs=None, verbose=False
         the key's name. A table's own columns (numbers, categories) are modalities too:
         give them :class:`~skmm.tabular.TabularEncoder`, ``"passthrough"`` or any
         scikit-learn transformer (``StandardScaler()``, ``OneHotEncoder()``); these get
-        a one-column DataFrame rather than the bare column, and a ``sparse_output=True``
-        encoder is switched to dense output (on a copy), which pandas output requires.
+        a one-column DataFrame rather than the bare column. Text vectorisers
+        (``TfidfVectorizer``, ``CountVectorizer``, ``HashingVectorizer``, a pipeline
+        ending in one) get the bare column and give a sparse block (see ``sparse``).
         In a layer-level net each key becomes a block with a branch of its own; a NaN
         cell of such a numeric block reads as missing.
     remainder : {"drop", "passthrough"} or estimator, default="drop"
+    sparse : {"auto", "keep", "dense"}, default="auto"
+        What becomes of a block whose transformer returns a scipy sparse matrix.
+
+        - "auto": an encoder with a ``sparse_output`` switch (``OneHotEncoder()``) is set
+          to dense output (on a copy), as pandas output requires; a transformer that
+          only gives sparse output (a text vectoriser) keeps its block sparse.
+        - "keep": no switch is touched: every sparse block stays sparse.
+        - "dense": every block is dense (a text vectoriser's block is densified): for
+          estimators that need dense input, such as ``HistGradientBoostingClassifier``.
+
+        With a sparse block kept, ``transform`` returns a
+        :class:`~skmm._union.NamedCSR`: one CSR matrix of all the blocks (the dense
+        ones included), never densified, which any estimator accepting sparse input
+        takes (``LogisticRegression``), with the column names in its
+        ``feature_names``; a sparse block's columns are named
+        ``<modality>__sparse:<feature>`` (:func:`skmm._naming.sparse_names`). Dense
+        blocks only: the DataFrame described below, as before.
     n_jobs : int, default=None
         Columns transformed in parallel (joblib).
     verbose : bool, default=False
     **kwargs
-        Other ``ColumnTransformer`` parameters (``transformer_weights``, ...).
+        Other ``ColumnTransformer`` parameters (``transformer_weights``, ...), except
+        ``sparse_threshold``, which ``sparse`` replaces.
 
     Returns
     -------
     ColumnTransformer
-        With ``set_output(transform="pandas")``: ``transform`` returns a DataFrame whose
-        columns are ``get_feature_names_out()``, named ``modality__feature``.
+        :class:`skmm._union.ColumnTransformer`, a scikit-learn ``ColumnTransformer``,
+        with ``set_output(transform="pandas")``: ``transform`` returns a DataFrame
+        whose columns are ``get_feature_names_out()``, named
+        ``modality__feature`` (or a ``NamedCSR`` with those names, see ``sparse``).
 
     Examples
     --------
@@ -145,19 +170,36 @@ def make_modality_union(mapping, *, remainder="drop", n_jobs=None, verbose=False
     >>> table = union.fit_transform(X)
     >>> table.shape, list(table.columns[16:19]), table.columns[-1]
     ((8, 22), ['price__price', 'shop__price', 'shop__category=a'], 'shop__present')
+
+    A text vectoriser gives a sparse block, kept sparse:
+
+    >>> from sklearn.feature_extraction.text import TfidfVectorizer
+    >>> X["review"] = ["good film", "bad film", "good", "bad"] * 2
+    >>> union = make_modality_union({"price": "passthrough", "review": TfidfVectorizer()})
+    >>> out = union.fit_transform(X)
+    >>> type(out).__name__, out.shape, out.feature_names.tolist()
+    ('NamedCSR', (8, 4), ['price__price', 'review__sparse:bad', 'review__sparse:film', \
+'review__sparse:good'])
     """
     what = "make_modality_union"
+    if sparse not in ("auto", "keep", "dense"):
+        raise InvalidInputError(
+            f"{what}: sparse must be 'auto', 'keep' or 'dense', got {sparse!r}.")
+    if "sparse_threshold" in kwargs:
+        raise InvalidInputError(
+            f"{what}: sparse_threshold is not used (the output does not depend on how "
+            "dense the data are); use sparse='keep' or sparse='dense'.")
     transformers = []
     for name, transformer, columns in _entries(mapping, what):
         _check_step(name, transformer, "transform", what)
         if isinstance(columns, str) and _takes_frame(transformer):
             columns = [columns]
-        if not isinstance(transformer, str):
+        if not isinstance(transformer, str) and sparse != "keep":
             transformer = _dense(transformer)
         transformers.append((name, transformer, columns))
-    union = ColumnTransformer(
-        transformers, remainder=remainder, n_jobs=n_jobs, verbose=verbose,
-        verbose_feature_names_out=True, **kwargs,
+    union = _union.ColumnTransformer(
+        transformers, remainder=remainder, sparse="dense" if sparse == "dense" else "keep",
+        n_jobs=n_jobs, verbose=verbose, verbose_feature_names_out=True, **kwargs,
     )
     return union.set_output(transform="pandas")
 

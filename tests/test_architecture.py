@@ -31,6 +31,7 @@ LAYERS = [
     ["skmm._base", "skmm.cache"],
     ["skmm.audio", "skmm.image", "skmm.text", "skmm.tabular"],
     ["skmm.nets", "skmm.datasets"],
+    ["skmm._union"],
     ["skmm.fusion", "skmm.evaluation"],
     ["skmm._demo", "skmm._bench"],
     ["skmm.__main__"],

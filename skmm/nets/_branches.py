@@ -23,7 +23,7 @@ from torch import nn
 from .._docs import fill_doc
 from .._validation import InstanceOf, Options, check_param
 from ..exceptions import InvalidInputError
-from ._layout import KINDS
+from ._layout import DENSE_KINDS, KINDS
 from ._registry import REGISTER_DOCS, Entry, Registry
 
 
@@ -36,7 +36,7 @@ class BranchRegistry(Registry):
                          register_hint="skmm.nets.BRANCHES")
         self._defaults = {}
 
-    def register(self, name, cls=None, *, kinds=KINDS, default_for=(), **defaults):
+    def register(self, name, cls=None, *, kinds=DENSE_KINDS, default_for=(), **defaults):
         """Register ``cls`` as ``name`` for blocks of ``kinds`` (see :func:`register_branch`)."""
         if cls is None:
             return lambda cls: self.register(name, cls, kinds=kinds, default_for=default_for,
@@ -74,7 +74,7 @@ class BranchRegistry(Registry):
             return self.entry(spec).kinds
         cls = spec if isinstance(spec, type) else type(spec)
         kinds = [k for e in self._entries.values() if e.cls is cls for k in e.kinds]
-        return tuple(dict.fromkeys(kinds)) or tuple(getattr(cls, "block_kinds", KINDS))
+        return tuple(dict.fromkeys(kinds)) or tuple(getattr(cls, "block_kinds", DENSE_KINDS))
 
 
 #: The branches by name (a mapping name -> class; see :func:`register_branch`).
@@ -87,7 +87,7 @@ BRANCHES_PARAMETER = (
 
 
 @fill_doc(**REGISTER_DOCS)
-def register_branch(name, cls=None, *, kinds=KINDS, default_for=(), **defaults):
+def register_branch(name, cls=None, *, kinds=DENSE_KINDS, default_for=(), **defaults):
     """Register a branch class as ``name`` (a class decorator when ``cls`` is None).
 
     Parameters
@@ -100,9 +100,10 @@ def register_branch(name, cls=None, *, kinds=KINDS, default_for=(), **defaults):
         ``width``, ``vocab_size`` and ``dropout``, and its hyperparameters (its other
         constructor arguments, set on a net as ``branches__<argument>``); its ``forward``
         maps ``(batch, n_in)`` to ``(batch, width)``.
-    kinds : tuple of str, default=all kinds
-        Block kinds it accepts, among "pixels", "frames", "tokens", "features" and
-        "tabular".
+    kinds : tuple of str, default=the dense kinds
+        Block kinds it accepts, among "pixels", "frames", "tokens", "features",
+        "tabular" and "sparse" (whose branch gets the block's non-zeros, see
+        :class:`~skmm.nets._sparse.SparseBranch`, not ``(batch, n_in)`` rows).
     default_for : tuple of str, default=()
         Kinds whose blocks get it when ``branches`` does not say (one default per kind).
     {{defaults}}

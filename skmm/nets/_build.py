@@ -14,6 +14,7 @@ import inspect
 
 import numpy as np
 import torch
+from scipy import sparse as sp
 from torch import nn
 
 from .._validation import (
@@ -23,7 +24,9 @@ from ..exceptions import InvalidInputError
 from ._balance import BALANCES, make_balance
 from ._branches import BRANCHES, BRANCHES_PARAMETER, check_branches, resolve_branches
 from ._inputs import check_finite
-from ._layout import KINDS, block_statistics, check_presence_column, infer_layout, nan_is_missing
+from ._layout import (
+    KINDS, block_statistics, check_presence_column, column, infer_layout, nan_is_missing,
+)
 from ._layout import warn_blocks_never_present
 from ._mlp import DROPOUT, HIDDEN_SIZES, MLP, resolve_hidden_sizes
 from ._module import MultimodalModule
@@ -95,7 +98,8 @@ def net_module(net, n_features, n_outputs, X=None):
     ``block_stats_``) so that a module re-initialised without X (``X=None``) is the same.
     """
     names = getattr(net, "feature_names_in_", None)
-    layout = infer_layout(names, n_features, net.modalities, net.shapes)
+    layout = infer_layout(names, n_features, net.modalities, net.shapes,
+                          sparse_input=getattr(net, "sparse_input_", False))
     if is_plain(net, layout):
         return None
     if X is not None:
@@ -184,13 +188,17 @@ def allow_missing(net, X):
     (scikit-learn's rule).
     """
     names = getattr(net, "feature_names_in_", None)
+    is_sparse = sp.issparse(X)
     try:
-        layout = infer_layout(names, X.shape[1], net.modalities, net.shapes)
+        layout = infer_layout(names, X.shape[1], net.modalities, net.shapes,
+                              sparse_input=is_sparse)
     except InvalidInputError:
         layout = ()  # fit reports a bad layout with its own message
     for block in layout:
         if block.mask is not None:
-            check_presence_column(X[:, block.mask], block, names)
+            check_presence_column(column(X, block.mask), block, names)
+    if is_sparse:
+        return _allow_missing_sparse(net, X, layout, names)
     bad = ~np.isfinite(X)
     if not bad.any():
         return
@@ -204,3 +212,33 @@ def allow_missing(net, X):
             bad[:, columns] &= ~np.isnan(X[:, columns])
     if bad.any():
         check_finite(np.where(bad, X, 0.0), names)
+
+
+def _allow_missing_sparse(net, X, layout, names):
+    """:func:`allow_missing` for a sparse X: only its stored values can be NaN/inf; a sparse
+    block's never may (an empty row is its absent document)."""
+    bad = ~np.isfinite(X.data)
+    if not bad.any():
+        return
+    rows = np.repeat(np.arange(X.shape[0]), np.diff(X.indptr))[bad]
+    cols = X.indices[bad]
+    allowed = np.zeros(len(rows), dtype=bool)
+    multimodal = net.module is None and len(layout) > 1
+    for block in layout:
+        inside = np.isin(cols, block.columns)
+        if block.kind == "sparse" or not inside.any():
+            continue
+        if block.mask is not None:
+            allowed |= inside & (column(X, block.mask)[rows] != 1)
+        if multimodal and nan_is_missing(block):
+            allowed |= inside & np.isnan(X.data[bad])
+    if not allowed.all():
+        sparse_blocks = [b.name for b in layout if b.kind == "sparse"]
+        where = names[cols[~allowed][0]] if names is not None else f"column {cols[~allowed][0]}"
+        raise InvalidInputError(
+            f"X (sparse) holds {int((~allowed).sum())} NaN or infinite value(s), the first in "
+            f"row {rows[~allowed][0]}, {where!r}. A sparse block {sparse_blocks} has no missing "
+            "values (an empty row is an absent document), and NaN elsewhere is missing only in "
+            "a block of numbers beside other blocks. Fix: replace them (e.g. with 0) before "
+            "the net."
+        )

@@ -18,6 +18,7 @@ import warnings
 
 import numpy as np
 import torch
+from scipy import sparse as sp
 from skorch import NeuralNet
 from skorch.dataset import Dataset as SkorchDataset
 
@@ -25,6 +26,7 @@ from .._validation import draw_seed, resolve_device, resolve_precision
 from ..exceptions import InvalidInputError
 from ._data import ArrayDataset, check_groups, check_sample_weight
 from ._inputs import validate_X
+from ._sparse import SparseDataset
 
 #: The training X of the fit being initialised (read by ``initialize_module``).
 _TRAINING_X = contextvars.ContextVar("skmm_training_X", default=None)
@@ -47,10 +49,11 @@ def prepare(net, X, y, reset, classes=None, sample_weight=None, groups=None):
     """
     net._check_params()
     X, y = validate_X(net, X, y, reset=reset, y_kwargs=net._y_kwargs(y))
-    groups = check_groups(groups, len(X))
-    sample_weight = check_sample_weight(sample_weight, len(X))
+    groups = check_groups(groups, X.shape[0])
+    sample_weight = check_sample_weight(sample_weight, X.shape[0])
     y = net._encode_targets(y, reset, classes)
     if reset:
+        net.sparse_input_ = sp.issparse(X)
         net.device_ = resolve_device(net.device)
         net.amp_dtype_ = resolve_precision(net.precision, net.device_)
         net.seed_ = draw_seed(net.random_state)
@@ -65,7 +68,15 @@ def prepare(net, X, y, reset, classes=None, sample_weight=None, groups=None):
             sample_weight = None
         else:
             sample_weight = (sample_weight / sample_weight.mean()).astype(np.float32)
-    return ArrayDataset(X, y, device=net.device_, sample_weight=sample_weight, groups=groups)
+    return make_dataset(X, y, device=net.device_, sample_weight=sample_weight, groups=groups)
+
+
+def make_dataset(X, y=None, **kwargs):
+    """The dataset of validated rows: an :class:`ArrayDataset`, or a
+    :class:`~skmm.nets._sparse.SparseDataset` for a sparse X (never densified)."""
+    if sp.issparse(X):
+        return SparseDataset(X, y, **kwargs)
+    return ArrayDataset(X, y, **kwargs)
 
 
 def fit_data(net, data, initialize, **fit_params):

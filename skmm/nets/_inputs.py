@@ -145,7 +145,8 @@ def validate_X(estimator, X, y="no_validation", reset=True, y_kwargs=None):
 
     Returns
     -------
-    X : ndarray of float32 (n_samples, n_features), or ``(X, y)`` when y is given.
+    X : ndarray of float32 (n_samples, n_features) (a CSR matrix of float32 when X was
+        sparse), or ``(X, y)`` when y is given.
     """
     name = type(estimator).__name__
     bad = _non_numeric_columns(X)
@@ -154,12 +155,7 @@ def validate_X(estimator, X, y="no_validation", reset=True, y_kwargs=None):
             f"{name} received non-numeric columns {_listed(bad)}. {_NUMERIC_FIX}"
         )
     if sparse.issparse(X):
-        raise SparseInputError(
-            f"{name} received a sparse {type(X).__name__} of shape {X.shape}, but the net "
-            "needs a dense array. Fix: densify it with X.toarray() if it fits in memory, or "
-            "ask the transformers before the net for dense output (sparse_output=False, or "
-            "set_output(transform='pandas'))."
-        )
+        return _validate_sparse(estimator, X, y, reset, y_kwargs)
     values = _as_array(X)
     if values is not None and values.dtype.kind in "OUS":  # objects, str, bytes
         X = values = _as_numbers(name, "values", values, _NUMERIC_FIX)  # no names to keep
@@ -175,6 +171,32 @@ def validate_X(estimator, X, y="no_validation", reset=True, y_kwargs=None):
         **(y_kwargs or {}),
     )
     Xv = out[0] if isinstance(out, tuple) else out
+    estimator._check_values(Xv)
+    return out
+
+
+def _validate_sparse(estimator, X, y, reset, y_kwargs):
+    """A sparse X as a float32 CSR matrix, never densified; its column names (the union's
+    ``feature_names``) become ``feature_names_in_`` at fit and are checked at predict."""
+    names = getattr(X, "feature_names", None)
+    if not reset:
+        _check_n_features(estimator, X, X.shape)
+    out = validate_data(estimator, X, y, reset=reset, dtype=np.float32, accept_sparse="csr",
+                        ensure_all_finite=False, **(y_kwargs or {}))
+    Xv = out[0] if isinstance(out, tuple) else out
+    if names is not None and len(names) == Xv.shape[1]:
+        names = np.asarray(names, dtype=object)
+        if reset:
+            estimator.feature_names_in_ = names
+        else:
+            fitted = getattr(estimator, "feature_names_in_", None)
+            if fitted is not None and not np.array_equal(fitted, names):
+                differ = np.flatnonzero(fitted != names)
+                raise InvalidInputError(
+                    f"X's column names differ from those seen at fit, first at column "
+                    f"{differ[0]} ({names[differ[0]]!r}, at fit {fitted[differ[0]]!r}). Fix: "
+                    "transform X with the same pipeline as at fit, or refit the net."
+                )
     estimator._check_values(Xv)
     return out
 

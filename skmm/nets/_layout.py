@@ -13,11 +13,18 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._naming import UNPREFIXED, grid_layout, is_presence, split_prefix, tabular_layout
+from scipy import sparse as sp
+
+from .._naming import (
+    UNPREFIXED, grid_layout, is_presence, is_sparse, split_prefix, tabular_layout,
+)
 from ..exceptions import InvalidInputError
 
 #: The kinds of block, each with the shape it carries (see :class:`Block`).
-KINDS = ("pixels", "frames", "tokens", "features", "tabular")
+KINDS = ("pixels", "frames", "tokens", "features", "tabular", "sparse")
+#: The kinds a branch reads as dense rows (a sparse block reaches its branch as bags of
+#: non-zeros, see :mod:`._sparse`).
+DENSE_KINDS = KINDS[:-1]
 #: Kinds whose NaN cells are missing values (see :func:`nan_is_missing`).
 NAN_MISSING_KINDS = ("features", "tabular")
 
@@ -33,11 +40,13 @@ class Block:
     columns : tuple of int
         Positions in X of the block's feature columns, in layout order (row-major over
         ``shape``).
-    kind : {"pixels", "frames", "tokens", "features", "tabular"}
+    kind : {"pixels", "frames", "tokens", "features", "tabular", "sparse"}
     shape : tuple of int
-        (channels, height, width), (n_mels, n_frames), (n_tokens,), (n_features,), or
+        (channels, height, width), (n_mels, n_frames), (n_tokens,), (n_features,),
         (n_numbers, n_codes) for a tabular block: numeric columns, then the integer codes
-        of its high-cardinality categorical columns (``code:<column>``).
+        of its high-cardinality categorical columns (``code:<column>``), or (n_features,)
+        for a sparse block (columns ``sparse:<feature>`` of a sparse X, e.g. a TF-IDF
+        vocabulary, or a sparse X without names).
     mask : int or None
         Position in X of the block's presence column (1 = present), if any.
     """
@@ -59,7 +68,7 @@ def nan_is_missing(block):
     return block.kind in NAN_MISSING_KINDS
 
 
-def _make_block(name, positions, names, shape):
+def _make_block(name, positions, names, shape, sparse_input=False):
     positions = np.asarray(positions, dtype=int)
     mask = None
     if names is not None:
@@ -79,6 +88,15 @@ def _make_block(name, positions, names, shape):
             "features or leave it out of modalities=."
         )
     kind, layout = "features", (len(positions),)
+    if sparse_input and shape is None and (
+            names is None or all(is_sparse(names[p]) for p in positions)):
+        if mask is not None:
+            raise InvalidInputError(
+                f"the sparse block {name!r} has a presence column {names[mask]!r}; a sparse "
+                "block has none (an empty row is an absent document). Give the presence "
+                "column a dense block of its own."
+            )
+        return Block(name, tuple(int(p) for p in positions), "sparse", layout, None)
     if names is not None:
         found = grid_layout([names[p] for p in positions])
         if found is not None:
@@ -136,7 +154,8 @@ def _positions(name, selector, names, n_features):
     return np.array([lookup[s] for s in selector.tolist()], dtype=int)
 
 
-def infer_layout(feature_names=None, n_features=None, modalities=None, shapes=None):
+def infer_layout(feature_names=None, n_features=None, modalities=None, shapes=None,
+                 sparse_input=False):
     """Find the modality blocks of a 2-D X.
 
     Parameters
@@ -155,6 +174,10 @@ def infer_layout(feature_names=None, n_features=None, modalities=None, shapes=No
     shapes : dict {name: tuple}, optional
         Layout of blocks whose column names do not carry it: (channels, height, width)
         for images, (n_channels, n_steps) for spectrogram frames.
+    sparse_input : bool, default=False
+        X is a sparse matrix: a block whose columns are all named ``sparse:<feature>``
+        (:func:`~skmm._naming.is_sparse`), or any block when X has no names, is a sparse
+        block; the others are read as usual (and densified batch by batch).
 
     Returns
     -------
@@ -199,7 +222,8 @@ def infer_layout(feature_names=None, n_features=None, modalities=None, shapes=No
         raise InvalidInputError(
             f"shapes names modalities {unknown} that are not blocks of X: {list(groups)}."
         )
-    return tuple(_make_block(k, v, names, shapes.get(k)) for k, v in groups.items())
+    return tuple(_make_block(k, v, names, shapes.get(k), sparse_input)
+                 for k, v in groups.items())
 
 
 def block_statistics(layout, X):
@@ -212,11 +236,14 @@ def block_statistics(layout, X):
     of a token block, and for a tabular block the tuple of one more than the largest code
     of each code column (its number of categories, 0 included).
     """
-    X = np.asarray(X, dtype=np.float32)
     stats, vocab_sizes = [], []
     for block in layout:
-        rows = X[:, block.mask] > 0.5 if block.mask is not None else slice(None)
-        values = X[rows][:, list(block.columns)]
+        if block.kind == "sparse":  # bags of non-zeros, neither standardised nor embedded
+            stats.append(None)
+            vocab_sizes.append(None)
+            continue
+        rows = column(X, block.mask) > 0.5 if block.mask is not None else slice(None)
+        values = dense_columns(X, block.columns, rows)
         if block.kind == "tokens":
             stats.append(None)
             top = np.nanmax(values) if values.size else 1
@@ -248,6 +275,21 @@ def block_statistics(layout, X):
     return stats, vocab_sizes
 
 
+def column(X, j):
+    """Column ``j`` of X (an array or a sparse matrix) as a 1-D float32 array."""
+    if sp.issparse(X):
+        return np.asarray(X[:, [j]].toarray(), dtype=np.float32).ravel()
+    return np.asarray(X, dtype=np.float32)[:, j]
+
+
+def dense_columns(X, columns, rows=slice(None)):
+    """The ``columns`` of X's ``rows`` as a dense float32 array (X dense or sparse)."""
+    columns = list(columns)
+    if sp.issparse(X):
+        return np.asarray(sp.csr_matrix(X)[rows][:, columns].toarray(), dtype=np.float32)
+    return np.asarray(X, dtype=np.float32)[rows][:, columns]
+
+
 def check_presence_column(values, block, feature_names=None):
     """Refuse a presence column holding anything but 0 (missing) and 1 (present).
 
@@ -272,7 +314,7 @@ def check_presence_column(values, block, feature_names=None):
 def warn_blocks_never_present(layout, X, feature_names=None):
     """Warn about each block whose presence column is 0 in every training row."""
     for block in layout:
-        if block.mask is None or len(X) == 0 or (np.asarray(X)[:, block.mask] == 1).any():
+        if block.mask is None or X.shape[0] == 0 or (column(X, block.mask) == 1).any():
             continue
         column = feature_names[block.mask] if feature_names is not None else f"column {block.mask}"
         warnings.warn(

@@ -17,6 +17,7 @@ from ._branches import BRANCHES, make_branch, resolve_branches
 from ._layout import block_statistics, infer_layout, nan_is_missing
 from ._mlp import MLP
 from ._operators import FUSIONS, make_fusion
+from ._sparse import SparseSplitter
 
 
 class MultimodalModule(nn.Module):
@@ -83,7 +84,12 @@ class MultimodalModule(nn.Module):
                         **(branch_params or {}))
             for i, (spec, b) in enumerate(zip(branches, self.layout))
         )
-        for i, (block, stat) in enumerate(zip(self.layout, stats)):
+        # a sparse X: the dense blocks are read from the dense columns the splitter gathers
+        self.splitter = (SparseSplitter(self.layout)
+                         if any(b.kind == "sparse" for b in self.layout) else None)
+        indexed = self.layout if self.splitter is None else self.splitter.dense_layout
+        self.masks = [b.mask for b in indexed]
+        for i, (block, stat) in enumerate(zip(indexed, stats)):
             self.register_buffer(f"columns_{i}", torch.as_tensor(block.columns, dtype=torch.long))
             shift, scale = stat if stat is not None else (0.0, 1.0)
             self.register_buffer(f"shift_{i}", torch.as_tensor(shift, dtype=torch.float32))
@@ -102,14 +108,33 @@ class MultimodalModule(nn.Module):
         """The columns of each block of X, in layout order: a list of (batch, n_in) tensors."""
         return [X.index_select(1, getattr(self, f"columns_{i}")) for i in range(len(self.layout))]
 
+    def read(self, X):
+        """``(X, blocks)`` of a batch: X as float (for a sparse X, the dense tensor of its
+        dense blocks' columns, see :class:`~skmm.nets._sparse.SparseSplitter`) and each
+        block's input (a sparse block's: the bags of its non-zeros)."""
+        if X.layout != torch.sparse_csr:
+            X = X.float()
+            return X, self.blocks(X)
+        if self.splitter is None:
+            raise InvalidInputError(
+                "this module was built for a dense X, but received a sparse one; transform X "
+                "as at fit.")
+        dense, bags = self.splitter(X)
+        return dense, [bags[i] if block.kind == "sparse"
+                       else dense.index_select(1, getattr(self, f"columns_{i}"))
+                       for i, block in enumerate(self.layout)]
+
     def presence(self, X, blocks=None):
         """Bool tensor (batch, n_blocks): which blocks each sample has (``blocks`` from
-        :meth:`blocks`, when already selected)."""
+        :meth:`blocks`, when already selected; for a sparse X, X and blocks from
+        :meth:`read`)."""
         ones = torch.ones(X.shape[0], dtype=torch.bool, device=X.device)
         flags = []
         for i, block in enumerate(self.layout):
-            if block.mask is not None:
-                flags.append(X[:, block.mask] > 0.5)
+            if block.kind == "sparse":
+                flags.append(blocks[i][3])  # rows with non-zeros
+            elif self.masks[i] is not None:
+                flags.append(X[:, self.masks[i]] > 0.5)
             elif nan_is_missing(block):
                 values = blocks[i] if blocks is not None else self.blocks(X)[i]
                 flags.append(~torch.isnan(values).all(dim=1))
@@ -120,13 +145,17 @@ class MultimodalModule(nn.Module):
     def encode(self, X, present=None, blocks=None):
         """``(h, present)``: the branch outputs ``(batch, n_blocks, width)`` (zero where a
         block is absent) and the presence mask ``(batch, n_blocks)`` (from X by default)."""
-        X = X.float()
         if blocks is None:
-            blocks = self.blocks(X)
+            X, blocks = self.read(X)
+        else:
+            X = X.float()
         if present is None:
             present = self.presence(X, blocks)
         outputs = []
         for i, (branch, x) in enumerate(zip(self.branches, blocks)):
+            if self.layout[i].kind == "sparse":
+                outputs.append(branch(x))
+                continue
             x = torch.where(present[:, i:i + 1], x, torch.zeros_like(x))
             x = (x - getattr(self, f"shift_{i}")) / getattr(self, f"scale_{i}")
             if nan_is_missing(self.layout[i]):
@@ -135,8 +164,7 @@ class MultimodalModule(nn.Module):
         return torch.stack(outputs, dim=1) * present.unsqueeze(2).to(outputs[0].dtype), present
 
     def forward(self, X):
-        X = X.float()
-        blocks = self.blocks(X)
+        X, blocks = self.read(X)
         present = self.presence(X, blocks)
         if self.training and self.modality_dropout > 0:
             present = drop_modalities(present, self.modality_dropout)

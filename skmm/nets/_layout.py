@@ -316,10 +316,10 @@ def warn_blocks_never_present(layout, X, feature_names=None):
     for block in layout:
         if block.mask is None or X.shape[0] == 0 or (column(X, block.mask) == 1).any():
             continue
-        column = feature_names[block.mask] if feature_names is not None else f"column {block.mask}"
+        where = feature_names[block.mask] if feature_names is not None else f"column {block.mask}"
         warnings.warn(
             f"modality {block.name!r} is missing from every training row (its presence column "
-            f"{column!r} is 0 throughout), so its branch learns nothing. If a scaler sits in "
+            f"{where!r} is 0 throughout), so its branch learns nothing. If a scaler sits in "
             "front of the net, it has turned presence flags that were all 1 into 0: leave the "
             "presence columns out of it (the net standardises each block itself).",
             UserWarning, stacklevel=2,

@@ -30,6 +30,10 @@ EXPECTED_FAILED_CHECKS = {
         "float32 minibatch training: integer weights equal repeated rows on average, not to "
         "the check's rtol of 1e-7 (see tests/test_net_weights.py)"
     ),
+    "check_sample_weight_equivalence_on_sparse_data": (
+        "float32 minibatch training: integer weights equal repeated rows on average, not to "
+        "the check's rtol of 1e-7 (see tests/test_net_weights.py)"
+    ),
 }
 
 

@@ -29,9 +29,11 @@ _WEIGHTS_ARE_NOT_REPEATS = (
 EXPECTED_FAILED_CHECKS = {
     "FusionNetClassifier": {
         "check_sample_weight_equivalence_on_dense_data": _WEIGHTS_ARE_NOT_REPEATS,
+        "check_sample_weight_equivalence_on_sparse_data": _WEIGHTS_ARE_NOT_REPEATS,
     },
     "FusionNetRegressor": {
         "check_sample_weight_equivalence_on_dense_data": _WEIGHTS_ARE_NOT_REPEATS,
+        "check_sample_weight_equivalence_on_sparse_data": _WEIGHTS_ARE_NOT_REPEATS,
         "check_methods_subset_invariance": (
             "float32 forward pass: a row's output can change by one float32 ulp with the "
             "other rows of its batch (the BLAS kernel depends on the batch size); "

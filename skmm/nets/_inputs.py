@@ -1,5 +1,7 @@
 """Input checks of the nets: refuse bad X and y before training, saying how to fix them."""
 
+import warnings
+
 import numpy as np
 from scipy import sparse
 from sklearn.utils.multiclass import check_classification_targets
@@ -12,10 +14,6 @@ _MAX_LISTED = 10
 
 class NonNumericInputError(InvalidInputError, TypeError):
     """X holds values that are not numbers (a TypeError too, as numpy raises for them)."""
-
-
-class SparseInputError(InvalidInputError, TypeError):
-    """X is a scipy sparse matrix or array (a TypeError too, as scikit-learn raises)."""
 
 
 def _listed(items):
@@ -115,12 +113,16 @@ def _check_n_features(estimator, X, shape):
 
 def _non_finite_message(X, feature_names):
     nan, inf = np.isnan(X), np.isinf(X)
-    kind = "NaN" if nan.any() else "inf (infinite values)"
     bad = nan | inf
-    rows, cols = np.flatnonzero(bad.any(axis=1)), np.flatnonzero(bad.any(axis=0))
+    return _non_finite_text(nan.any(), int(bad.sum()), np.flatnonzero(bad.any(axis=1)),
+                            np.flatnonzero(bad.any(axis=0)), feature_names)
+
+
+def _non_finite_text(has_nan, count, rows, cols, feature_names):
+    kind = "NaN" if has_nan else "inf (infinite values)"
     names = [feature_names[j] for j in cols] if feature_names is not None else list(cols)
     return (
-        f"X contains {kind}: {int(bad.sum())} value(s) in rows {_listed(rows)} and columns "
+        f"X contains {kind}: {count} value(s) in rows {_listed(rows)} and columns "
         f"{_listed(names)}. The net cannot train on missing values. Fix: impute them "
         "(sklearn.impute.SimpleImputer), or ask the skmm extractors for a presence indicator "
         "(add_indicator=True) so that a missing modality becomes a fill value plus a flag. "
@@ -181,8 +183,11 @@ def _validate_sparse(estimator, X, y, reset, y_kwargs):
     names = getattr(X, "feature_names", None)
     if not reset:
         _check_n_features(estimator, X, X.shape)
-    out = validate_data(estimator, X, y, reset=reset, dtype=np.float32, accept_sparse="csr",
-                        ensure_all_finite=False, **(y_kwargs or {}))
+    with warnings.catch_warnings():
+        # scikit-learn reads names from DataFrames only; a named CSR's are checked below
+        warnings.filterwarnings("ignore", "X does not have valid feature names", UserWarning)
+        out = validate_data(estimator, X, y, reset=reset, dtype=np.float32,
+                            accept_sparse="csr", ensure_all_finite=False, **(y_kwargs or {}))
     Xv = out[0] if isinstance(out, tuple) else out
     if names is not None and len(names) == Xv.shape[1]:
         names = np.asarray(names, dtype=object)
@@ -203,6 +208,15 @@ def _validate_sparse(estimator, X, y, reset, y_kwargs):
 
 def check_finite(X, feature_names=None):
     """Raise InvalidInputError (naming rows, columns and fixes) if X has NaN or inf."""
+    if sparse.issparse(X):
+        X = sparse.csr_matrix(X)
+        bad = ~np.isfinite(X.data)
+        if bad.any():
+            rows = np.repeat(np.arange(X.shape[0]), np.diff(X.indptr))[bad]
+            raise InvalidInputError(_non_finite_text(
+                np.isnan(X.data[bad]).any(), int(bad.sum()), np.unique(rows),
+                np.unique(X.indices[bad]), feature_names))
+        return
     if not np.isfinite(X).all():
         raise InvalidInputError(_non_finite_message(X, feature_names))
 

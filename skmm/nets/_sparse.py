@@ -15,6 +15,8 @@ densified whole:
   rows), then a bias, ReLU and dropout. A row without non-zeros is an absent document.
 """
 
+import warnings
+
 import numpy as np
 import torch
 from scipy import sparse as sp
@@ -28,9 +30,13 @@ def csr_rows(X, rows=None):
     """The ``rows`` of a scipy CSR matrix (all when None) as a torch sparse CSR tensor."""
     if rows is not None:
         X = X[rows]
-    return torch.sparse_csr_tensor(
-        torch.from_numpy(X.indptr.astype(np.int64)), torch.from_numpy(X.indices.astype(np.int64)),
-        torch.from_numpy(np.asarray(X.data, dtype=np.float32)), size=X.shape)
+    with warnings.catch_warnings():  # torch says once that its CSR tensors are in beta
+        warnings.filterwarnings("ignore", "Sparse CSR tensor support is in beta", UserWarning)
+        return torch.sparse_csr_tensor(
+            torch.from_numpy(X.indptr.astype(np.int64)),
+            torch.from_numpy(X.indices.astype(np.int64)),
+            torch.from_numpy(np.asarray(X.data, dtype=np.float32)), size=X.shape,
+            check_invariants=False)  # scipy's CSR rows hold them
 
 
 class SparseDataset(ArrayDataset):

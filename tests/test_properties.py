@@ -86,7 +86,12 @@ def _fitted_extractors():
     for name, cls in ESTIMATORS:
         if issubclass(cls, BaseExtractor):
             X, y = sample_input(cls, n=12)
-            fitted.append(pytest.param(make_estimator(cls).fit(X, y), modality_of(cls), id=name))
+            try:
+                estimator = make_estimator(cls)
+            except pytest.skip.Exception as skip:  # an optional extra it needs is absent
+                fitted.append(pytest.param(None, None, id=name, marks=pytest.mark.skip(skip.msg)))
+                continue
+            fitted.append(pytest.param(estimator.fit(X, y), modality_of(cls), id=name))
     return fitted
 
 

@@ -79,3 +79,7 @@ def test_requires_python_is_the_oldest_python_that_runs_skmm():
     # hashlib.file_digest (skmm.cache) is Python 3.11
     assert _project()["requires-python"] == ">=3.11"
 
+
+
+def test_ci_installs_the_pins():
+    assert f".ci/{PINS.name}" in (ROOT / ".ci" / "run").read_text()

@@ -14,14 +14,19 @@ def tiny_wav2vec2_folder():
     """A tiny random wav2vec 2.0 (layer norms, attention masks) saved in a temporary folder.
 
     Written once per test process with ``save_pretrained``, loaded by AudioEmbedder as
-    a local model folder: no download.
+    a local model folder: no download. Skips the calling test without transformers (the
+    optional skmm[audio-transformers] extra, absent from CI's oldest-dependencies job).
     """
     import atexit
     import shutil
     import tempfile
 
+    import pytest
     import torch
-    import transformers
+
+    transformers = pytest.importorskip(
+        "transformers", reason="AudioEmbedder's models need skmm[audio-transformers]"
+    )
 
     transformers.utils.logging.set_verbosity_error()
     transformers.utils.logging.disable_progress_bar()

@@ -429,7 +429,10 @@ def test_the_nets_declare_their_metadata():
             net = cls().set_fit_request(sample_weight=True, groups=True)
             net.set_partial_fit_request(sample_weight=True, groups=True)
             routing = net.get_metadata_routing()
-        fit = routing._self_request.fit.requests
-        partial = routing._self_request.partial_fit.requests
+        # skorch >= 1.4 makes the net a metadata router; its own requests
+        # are then in _self_request. Before, the net is a plain consumer.
+        own = getattr(routing, "_self_request", routing)
+        fit = own.fit.requests
+        partial = own.partial_fit.requests
         assert fit["sample_weight"] is True and fit["groups"] is True
         assert partial["sample_weight"] is True and partial["groups"] is True

@@ -169,7 +169,11 @@ def test_branches_resolved_by_kind_or_given():
 # ---------------------------------------------------------------------------------------------
 # branches
 # ---------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("name", BRANCHES)
+# the branches of dense blocks (a sparse block's branch reads bags: tests/test_net_sparse.py)
+DENSE_BRANCHES = [name for name in BRANCHES if "sparse" not in BRANCHES.kinds_of(name)]
+
+
+@pytest.mark.parametrize("name", DENSE_BRANCHES)
 def test_branch_shape(name):
     kind, shape, x = {
         "mlp": ("features", (5,), torch.randn(4, 5)),
@@ -332,7 +336,7 @@ def test_operator_ignores_fill_of_missing_block(fusion):
         check_missing_block_is_ignored(module, frame, block)
 
 
-@pytest.mark.parametrize("branch", BRANCHES)
+@pytest.mark.parametrize("branch", DENSE_BRANCHES)
 def test_branch_ignores_fill_of_missing_block(branch):
     frame = make_frame()
     block = BLOCK_OF_BRANCH[branch]

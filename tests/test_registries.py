@@ -30,7 +30,7 @@ from skmm.nets._operators import LowRankFusion  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 BUILT_IN = [(FUSIONS, ("concat", "sum", "gated", "tensor", "lowrank", "attention")),
             (BRANCHES, ("mlp", "cnn", "cnn1d", "lstm", "transformer", "embedding",
-                        "tabular"))]
+                        "tabular", "sparse"))]
 
 
 @pytest.fixture(autouse=True)
@@ -51,8 +51,8 @@ def test_the_built_in_entries_are_registered():
     for registry, names in BUILT_IN:
         assert tuple(registry) == names
     assert [BRANCHES.default(k)
-            for k in ("pixels", "frames", "tokens", "features", "tabular")] == [
-        "mlp", "cnn1d", "transformer", "mlp", "tabular"]
+            for k in ("pixels", "frames", "tokens", "features", "tabular", "sparse")] == [
+        "mlp", "cnn1d", "transformer", "mlp", "tabular", "sparse"]
 
 
 # ---------------------------------------------------------------------------------------------

@@ -50,7 +50,7 @@ NET_CONSTRAINTS = {
     "fusion_rank": [Integer(1)],
     "modality_dropout": MultimodalModule._parameter_constraints["modality_dropout"],
     "aux_weight": [Real(0)],
-    "balance": ([None, *BALANCES.spec_constraints],
+    "balance": ([None, Options("auto"), *BALANCES.spec_constraints],
                 "See the nets' docstring for what each costs; add one with "
                 "skmm.nets.register_balance."),
 }
@@ -115,7 +115,7 @@ def net_module(net, n_features, n_outputs, X=None):
         layout, int(n_outputs), branches=resolve_branches(layout, net.branches),
         fusion=net.fusion, width=int(net.branch_width),
         modality_dropout=float(net.modality_dropout),
-        aux_heads=net.aux_weight > 0 or net.balance is not None,
+        aux_heads=net.aux_weight > 0 or balance_of(net) is not None,
         stats=stats, vocab_sizes=vocab_sizes, fusion_params=fusion_params(net),
         branch_params=net.get_params_for("branches"), **kwargs,
     )
@@ -126,7 +126,7 @@ def is_plain(net, layout):
     :class:`MultimodalModule` (see :func:`net_module`)."""
     return (len(layout) == 1 and layout[0].mask is None and layout[0].kind == "features"
             and _is(net.branches, None, "mlp") and _is(net.fusion, "concat")
-            and not net.modality_dropout and not net.aux_weight and net.balance is None)
+            and not net.modality_dropout and not net.aux_weight and balance_of(net) is None)
 
 
 def _is(value, *names):
@@ -145,8 +145,30 @@ def check_params(net):
     specs = [s for s in given if s is not None] + [BRANCHES.default(k) for k in KINDS]
     params = net.get_params_for("branches")
     BRANCHES.check_names(params, [BRANCHES.check(spec, params)[0] for spec in specs])
-    if net.balance is not None:
-        make_balance(net.balance, net.get_params_for("balance"))
+    spec = "ume" if _is(net.balance, "auto") else net.balance
+    if spec is not None:
+        make_balance(spec, net.get_params_for("balance"))
+
+
+def balance_of(net):
+    """The balance scheme of the net's fit: ``balance``, "auto" as :func:`resolve_balance`
+    resolved it (``balance_in_use_``)."""
+    if _is(net.balance, "auto"):
+        return getattr(net, "balance_in_use_", None)
+    return net.balance
+
+
+def resolve_balance(net, groups):
+    """``balance="auto"``: "ume" when the fit has ``groups`` and X several blocks (and the
+    default module), else None; any other value as it is."""
+    if not _is(net.balance, "auto"):
+        return net.balance
+    if groups is None or net.module is not None:
+        return None
+    layout = infer_layout(getattr(net, "feature_names_in_", None), net.n_features_in_,
+                          net.modalities, net.shapes,
+                          sparse_input=getattr(net, "sparse_input_", False))
+    return "ume" if len(layout) > 1 else None
 
 
 def build_module(net, n_features, n_outputs, X=None):

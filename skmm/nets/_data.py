@@ -233,8 +233,11 @@ def check_sample_weight(sample_weight, n_samples):
     if sample_weight is None:
         return None
     try:
-        return _check_sample_weight(sample_weight, np.empty((n_samples, 0)), dtype=np.float64,
-                                    ensure_non_negative=True)
+        checked = _check_sample_weight(sample_weight, np.empty((n_samples, 0)),
+                                       dtype=np.float64, ensure_non_negative=True)
+        if not checked.any():  # scikit-learn < 1.9 lets all-zero weights through
+            raise ValueError("Sample weights must contain at least one non-zero number.")
+        return checked
     except (TypeError, ValueError) as exc:
         got = (f"shape {np.shape(sample_weight)}" if hasattr(sample_weight, "__len__")
                and not isinstance(sample_weight, str) else repr(sample_weight))

@@ -120,7 +120,7 @@ class FusionNetClassifier(FusionNetBase, NeuralNetClassifier):
                  callbacks=None, device="auto", precision="auto", random_state=None,
                  verbose=0, classes=None, modalities=None, branches=None, shapes=None,
                  branch_width=128, fusion_rank=4, modality_dropout=0.0, aux_weight=0.0,
-                 balance=None, class_weight=None, **kwargs):
+                 balance="auto", class_weight=None, **kwargs):
         super().__init__(module, criterion=criterion, optimizer=optimizer, lr=lr,
                          max_epochs=max_epochs, batch_size=batch_size, train_split=train_split,
                          callbacks=callbacks, device=device, verbose=verbose, classes=classes,
@@ -298,7 +298,7 @@ class FusionNetRegressor(FusionNetBase, NeuralNetRegressor):
                  max_epochs=20, batch_size=128, train_split=None, early_stopping=None,
                  callbacks=None, device="auto", precision="auto", random_state=None,
                  verbose=0, modalities=None, branches=None, shapes=None, branch_width=128,
-                 fusion_rank=4, modality_dropout=0.0, aux_weight=0.0, balance=None,
+                 fusion_rank=4, modality_dropout=0.0, aux_weight=0.0, balance="auto",
                  target_scaling=True, **kwargs):
         super().__init__(module, criterion=criterion, optimizer=optimizer, lr=lr,
                          max_epochs=max_epochs, batch_size=batch_size, train_split=train_split,

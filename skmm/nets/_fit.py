@@ -88,12 +88,14 @@ def fit_data(net, data, initialize, **fit_params):
     if not initialize:
         return train(net, data, initialize, **fit_params)
     net.loss_weights_ = net.balance_weights_ = None
-    if net.balance is None:
+    net.balance_in_use_ = net._resolve_balance(data.groups)
+    if net.balance_in_use_ is None:
         return train(net, data, initialize, **fit_params)
     if net.module is not None:
         raise InvalidInputError(
             f"balance={net.balance!r} trains the per-branch heads of skmm's multimodal "
-            "module; it does not apply to a custom module. Leave module=None."
+            "module; it does not apply to a custom module. Leave module=None (or balance "
+            "None or 'auto')."
         )
     net.balance_ = net._make_balance()
     return net.balance_.fit(net, data, **fit_params)

@@ -30,7 +30,10 @@ from torch.utils.data import DataLoader, Subset
 
 from .._validation import resolve_device, resolve_precision
 from ..exceptions import InvalidInputError
-from ._build import NET_CONSTRAINTS, ROUTED, ALIASES, allow_missing, build_module, check_params
+from ._build import (
+    ALIASES, NET_CONSTRAINTS, ROUTED, allow_missing, balance_of, build_module, check_params,
+    resolve_balance,
+)
 from ._balance import make_balance
 from ._callbacks import QuietEarlyStopping, QuietPrintLog
 from ._data import ArrayDataset, SliceLoader, split_batch_X, validation_indices
@@ -108,9 +111,13 @@ class FusionNetBase:
         """Validate the parameters (called by fit); raise InvalidInputError with a fix."""
         check_params(self)
 
+    def _resolve_balance(self, groups):
+        """The balance scheme a fresh fit uses ("auto" resolved; see :func:`resolve_balance`)."""
+        return resolve_balance(self, groups)
+
     def _make_balance(self):
-        """The balance scheme of this fit (``balance`` with its routed hyperparameters)."""
-        return make_balance(self.balance, self.get_params_for("balance"))
+        """The balance scheme of this fit, with its routed hyperparameters."""
+        return make_balance(self.balance_in_use_, self.get_params_for("balance"))
 
     # ---- initialisation --------------------------------------------------------------
     @contextlib.contextmanager
@@ -330,7 +337,7 @@ class FusionNetBase:
     def on_grad_computed(self, net, named_parameters, batch=None, training=False, **kwargs):
         """After a training batch's backward pass: the balance scheme's turn
         (``after_backward``, e.g. OGM-GE's gradient modulation)."""
-        scheme = getattr(self, "balance_", None) if self.balance is not None else None
+        scheme = getattr(self, "balance_", None) if balance_of(self) is not None else None
         if scheme is not None and training and batch is not None:
             X, y = batch
             scheme.after_backward(self, X, y)

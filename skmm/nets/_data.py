@@ -144,7 +144,7 @@ class SliceLoader:
             )
 
     def __len__(self):
-        n, b = len(self.X), self.batch_size
+        n, b = self.X.shape[0], self.batch_size
         return n // b if self.drop_last else -(-n // b)
 
     def __iter__(self):

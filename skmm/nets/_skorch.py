@@ -28,6 +28,7 @@ from skorch.dataset import Dataset as SkorchDataset
 from skorch.utils import get_map_location, is_dataset, to_numpy, to_tensor
 from torch.utils.data import DataLoader, Subset
 
+from .._docs import fill_doc
 from .._validation import resolve_device, resolve_precision
 from ..exceptions import InvalidInputError
 from ._build import (
@@ -38,6 +39,7 @@ from ._balance import make_balance
 from ._callbacks import QuietEarlyStopping, QuietPrintLog
 from ._data import ArrayDataset, SliceLoader, split_batch_X, validation_indices
 from ._fit import fit_data, make_dataset, prepare, training_input
+from ._netdocs import NET_DOCS
 from ._inputs import validate_X
 from ._loss import net_loss
 from ._sparse import SparseDataset
@@ -182,41 +184,13 @@ class FusionNetBase:
         return callbacks
 
     # ---- fitting -------------------------------------------------------------------------
+    @fill_doc(**NET_DOCS)
     def fit(self, X, y, groups=None, sample_weight=None, **fit_params):
         """Validate X and y, build the module for their shape and train it.
 
         Parameters
         ----------
-        X : array-like or DataFrame of numbers, shape (n_samples, n_features)
-            Cast to float32 once. Non-numeric columns and inf are refused, and NaN too,
-            except where the multimodal module reads it as missing: in the rows of a
-            block its presence column marks as missing, and, when X has several blocks, in
-            the cells of a block of numbers or of a table (where NaN reads as the column's
-            training mean, and a block that is NaN throughout as a missing modality).
-        y : array-like, shape (n_samples,)
-            Class labels, or targets; (n_samples, n_targets) for several regression
-            targets, a 0/1 indicator matrix (n_samples, n_labels) for multi-label
-            classification.
-        groups : array-like of shape (n_samples,), optional
-            Group labels (speakers, users, sessions). When the net holds rows out for
-            itself (``early_stopping``, ``balance``), it holds out whole groups, so that its
-            held-out signal sees the shift a group-held-out evaluation does; without groups
-            the split is stratified (classifier) or random (regressor). With scikit-learn's
-            metadata routing, ``net.set_fit_request(groups=True)`` lets ``Pipeline`` and
-            ``GridSearchCV`` pass them on.
-        sample_weight : array-like of shape (n_samples,) or float, optional
-            Non-negative weight of each row (None: all 1). Each batch's loss is the mean of
-            its rows' losses weighted by their weights, ``sum(w_i * loss_i) / sum(w_i)``
-            (a criterion with ``reduction="sum"``: that times the batch size), so only the
-            ratios of the weights matter: with the whole data as one batch
-            (``batch_size=-1``), an integer weight is the row repeated that many times;
-            with smaller batches it is so on average. Rows of weight 0 are left out of the
-            fit altogether. The weights follow the rows into the net's own held-out
-            splits: they weigh the validation loss that ``early_stopping`` watches (not
-            ``valid_acc``) and, with ``balance``, the per-branch heads' losses and their
-            held-out evaluation (UME's combination weights, G-Blend's loss weights).
-            Under metadata routing, ``net.set_fit_request(sample_weight=True)`` lets
-            ``Pipeline`` and ``GridSearchCV`` pass them on.
+        {{fit_parameters}}
         **fit_params
             Passed to the module's ``forward`` (skorch's convention).
 

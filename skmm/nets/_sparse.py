@@ -23,7 +23,7 @@ from scipy import sparse as sp
 from torch import nn
 
 from ._branches import register_branch
-from ._data import ArrayDataset, ROWS
+from ._data import ROWS, ArrayDataset, SliceLoader
 
 
 def csr_rows(X, rows=None):
@@ -77,12 +77,6 @@ class SparseDataset(ArrayDataset):
                                                                      device=self.y_t.device)]
         return csr_rows(self.X, indices), y_t
 
-    def weights(self, indices=None):
-        if self.w_t is None or indices is None:
-            return self.w_t
-        return self.w_t[torch.as_tensor(np.asarray(indices), dtype=torch.long,
-                                        device=self.w_t.device)]
-
     def loader(self, indices, batch_size, shuffle, drop_last, seed):
         """A :class:`SparseSliceLoader` over the rows ``indices`` (all when None)."""
         return SparseSliceLoader(self.X if indices is None else self.X[np.asarray(indices)],
@@ -91,25 +85,10 @@ class SparseDataset(ArrayDataset):
                                  sample_weight=self.weights(indices))
 
 
-class SparseSliceLoader:
+class SparseSliceLoader(SliceLoader):
     """Batches of a scipy CSR X: ``(sparse CSR tensor of the rows, y rows)``, from a seeded
     permutation per pass when ``shuffle`` (the dense :class:`~skmm.nets._data.SliceLoader`'s
     contract, a weighted batch's X being the dict with ``sample_weight``)."""
-
-    def __init__(self, X, y, batch_size, shuffle=False, drop_last=False, seed=None,
-                 sample_weight=None):
-        self.X, self.y, self.sample_weight = X, y, sample_weight
-        self.batch_size = max(1, int(batch_size))
-        self.shuffle, self.drop_last = bool(shuffle), bool(drop_last)
-        self.generator = None
-        if self.shuffle:
-            self.generator = torch.Generator()
-            self.generator.manual_seed(
-                int(seed) if seed is not None else int(torch.randint(2**31 - 1, ())))
-
-    def __len__(self):
-        n, b = self.X.shape[0], self.batch_size
-        return n // b if self.drop_last else -(-n // b)
 
     def __iter__(self):
         n, b = self.X.shape[0], self.batch_size

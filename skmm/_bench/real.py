@@ -226,7 +226,7 @@ def make_model(name, method, seed, epochs, columns):
 
     kind = "Regressor" if regression else "Classifier"
     Model = getattr(pytabkit, f"RealMLP_TD_{kind}" if method == REALMLP else f"TabM_D_{kind}")
-    return Model(device="cpu", random_state=seed, n_threads=1), False
+    return Model(device="cpu", random_state=seed, n_threads=1, verbosity=0), False
 
 
 def _as_array(X):

@@ -394,3 +394,53 @@ def test_targets_end_to_end_at_tiny_sizes(tmp_path, capsys):
     for method in targets.METHODS:  # one row per method and target
         assert text.count(f"| {method} | ") == len(targets.TARGETS), method
     assert re.search(r"^targets +\| held-out R², thousands +\| R²", out, flags=re.M)
+
+
+def _tables_home():
+    """The data home when it holds Adult and California housing; skips (fails in CI) without."""
+    from skmm.datasets import get_data_home
+
+    home = get_data_home()
+    missing = [p for p in ("adult/adult.csv.gz", "california_housing/california_housing.csv.gz")
+               if not (home / p).exists()]
+    if missing:
+        reason = f"real tables not found in the data home '{home}' (missing {missing})"
+        if os.environ.get("SKMM_REQUIRE_DATA") == "1":
+            pytest.fail(reason + " -- SKMM_REQUIRE_DATA=1 forbids skipping")
+        pytest.skip(reason)
+    return home
+
+
+@pytest.mark.slow
+@pytest.mark.realdata
+def test_real_end_to_end_at_tiny_sizes(tmp_path, fsdd_home, ag_news_home, capsys):
+    from skmm._bench import real
+
+    _tables_home()
+    code = main(["bench", "--only", "real", "--tiny", "--results", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    text = (tmp_path / "real_tiny.md").read_text()
+    assert "1 seed(s) (0)" in text and "the first 1 of 3 folds" in text
+    for title in ("Adult", "California housing", "AG News", "AV-Digits (clean)"):
+        assert f"### {title}\n" in text, title
+        for label in ("defaults", "recipe"):
+            case = f"{title}: skmm {label} vs best baseline"
+            assert re.search(rf"^real +\| {re.escape(case)} +\|", out, flags=re.M), case
+    assert "| method | accuracy (mean ± sd) | AUC (mean ± sd) |" in text  # Adult's two metrics
+    assert "| method | R² (mean ± sd) |" in text
+    for method in (real.DEFAULT, real.RECIPE):  # in each of the 4 tables
+        assert text.count(f"| {method} | ") == 4, method
+    # a row of its own in 3 tables, not on AG News, where the file says why
+    assert len(re.findall(rf"^\| {real.HGB} \| ", text, flags=re.M)) == 3
+    assert "HistGradientBoosting: not run (it takes no sparse input" in text
+    assert ("RealMLP and TabM: **skipped**: pytabkit is not installed" in text) == (
+        real.pytabkit_missing() is not None)
+
+
+def test_real_without_its_data_is_skipped_with_the_reason(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("SKMM_DATA", str(tmp_path / "empty"))
+    assert main(["bench", "--only", "real", "--tiny", "--results", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "none of its data sets is in the data home" in out and "SKMM_DATA" in out
+    assert not (tmp_path / "real_tiny.md").exists()

@@ -24,6 +24,7 @@ BENCHMARKS = {
     "balance": ("accuracy", ("cpu",)),
     "tabular": ("accuracy", ("cpu",)),
     "targets": ("accuracy", ("cpu",)),
+    "real": ("accuracy", ("cpu",)),
 }
 #: What runs without --only, per protocol.
 DEFAULTS = {"cpu": ("audio", "head", "image", "search"), "gpu": ("head", "image", "audio")}
@@ -46,7 +47,10 @@ accuracy benchmarks (only with --only): text (AG News), fusion (AV-Digits hard, 
         tabular (a price and a category beside image and audio in the layer-level net,
         against the net without them and the plain baselines; synthetic, no data needed),
         targets (FusionNetRegressor's target_scaling against the raw target, scikit-learn's
-        TransformedTargetRegressor, Ridge and MLPRegressor; synthetic, no data needed).
+        TransformedTargetRegressor, Ridge and MLPRegressor; synthetic, no data needed),
+        real (the nets at their defaults and with the recipe against LR/Ridge,
+        HistGradientBoosting, scikit-learn's MLP, TF-IDF + LR and, when installed, RealMLP
+        and TabM: Adult, California housing, AG News, AV-Digits speaker folds).
 Real-data benchmarks read the data home (SKMM_DATA, see skmm.datasets) and are skipped with
 a message when it lacks their data. Results are marked NOISY when the load average went
 above the usable cores during the run (accuracy results too: their times are then not a

@@ -351,7 +351,7 @@ def test_balance_end_to_end_at_tiny_sizes(tmp_path, fsdd_home, capsys):
     out = capsys.readouterr().out
     assert code == 0, out
     text = (tmp_path / "balance_tiny.md").read_text()
-    assert "does not apply (accuracy benchmark" in text and "1 seed(s) (0)" in text
+    assert "above the usable cores = noisy (accuracy benchmark" in text and "1 seed(s) (0)" in text
     for variant in balance.VARIANTS:
         for kind in balance.FOLD_KINDS:
             assert f"### {variant}, {kind} folds" in text

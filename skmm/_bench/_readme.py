@@ -52,12 +52,12 @@ class Results:
                 return rows
         raise KeyError(f"{self.name}: no table under a heading starting with {prefix!r}")
 
-    def row(self, prefix, column, value):
-        """The row of table ``prefix`` whose ``column`` is ``value``."""
+    def row(self, prefix, column, *values):
+        """The row of table ``prefix`` whose ``column`` is one of ``values``."""
         for row in self.table(prefix):
-            if row[column] == value:
+            if row[column] in values:
                 return row
-        raise KeyError(f"{self.name}: no row with {column} = {value!r} under {prefix!r}")
+        raise KeyError(f"{self.name}: no row with {column} in {values!r} under {prefix!r}")
 
 
 def _cells(line):
@@ -133,11 +133,13 @@ BALANCE_METHODS = (
     ("LR on concat", "`LogisticRegression` on the standardised concatenation"),
     ("MLP on concat", "`MLPClassifier((256,))` on the standardised concatenation"),
     ("late fusion (stacked LR)", "late fusion (stacked logistic regressions)"),
-    ("layer-level net (default)", "`FusionNetClassifier()` (defaults)"),
+    ("layer-level net (balance=None)", "`FusionNetClassifier(balance=None)` (unbalanced)"),
     ("layer-level net, balance='gblend'", '`FusionNetClassifier(balance="gblend")`'),
     ("layer-level net, balance='ogm-ge'", '`FusionNetClassifier(balance="ogm-ge")`'),
     ("layer-level net, balance='ume'", '`FusionNetClassifier(balance="ume")`'),
 )
+#: Labels of results files written before the unbalanced net was labelled by its parameter.
+_OLD_LABELS = {"layer-level net (balance=None)": "layer-level net (default)"}
 BALANCE_CELLS = (("clean, group", "clean, new speakers"), ("hard, group", "hard, new speakers"),
                  ("hard, shuffled", "hard, shuffled"))
 _FIT_RATIO = re.compile(r"fit time of (.+?) / default net: \*\*([\d.]+)x\*\* over all cells "
@@ -154,12 +156,12 @@ def render_balance(results):
     for method, label in BALANCE_METHODS:
         figures = []
         for k, (prefix, cell_label) in enumerate(BALANCE_CELLS):
-            row = res.row(prefix, "method", method)
+            row = res.row(prefix, "method", _OLD_LABELS.get(method, method), method)
             mean = float(row["accuracy (mean)"])
             figures.append(_bold(fmt(row["accuracy (mean)"]), mean == best[k]))
             sds.append((Decimal(row["sd over seeds"]), method, cell_label))
         leads = all(f.startswith("**") for f in figures)
-        if method == "layer-level net (default)":
+        if method == "layer-level net (balance=None)":
             fit = "1x"
         elif method in ratios:
             total, low, high = ratios[method]

@@ -57,7 +57,7 @@ BALANCES = ("gblend", "ogm-ge", "ume")
 
 IMAGE, AUDIO = "image-only net", "audio-only net"
 LR, MLP, LATE = "LR on concat", "MLP on concat", "late fusion (stacked LR)"
-DEFAULT = "layer-level net (default)"
+DEFAULT = "layer-level net (balance=None)"  # files before balance="auto": "(default)"
 BALANCED = {b: f"layer-level net, balance={b!r}" for b in BALANCES}
 SINGLES = (IMAGE, AUDIO)
 BASELINES = (IMAGE, AUDIO, LR, MLP, LATE)
@@ -146,8 +146,8 @@ def make_model(method, columns, seed, epochs, inner):
         mapping = {m: (scaled_lr(), columns[m]) for m in ("image", "audio")}
         return (make_late_fusion(mapping, LogisticRegression(max_iter=2000), cv=inner),
                 columns["all"], False)
-    if method == DEFAULT:
-        return net(seed, epochs), columns["all"], True
+    if method == DEFAULT:  # the unbalanced net (balance="auto" with groups would be "ume")
+        return net(seed, epochs, balance=None), columns["all"], True
     balance = next(b for b, name in BALANCED.items() if name == method)
     return net(seed, epochs, balance=balance), columns["all"], True
 

@@ -366,7 +366,9 @@ def _numbers(name, X):
     try:
         if hasattr(X, "to_numpy"):  # pandas: nullable dtypes' NA become NaN
             kinds = {np.dtype(getattr(t, "numpy_dtype", t)).kind for t in X.dtypes}
-            exact = len(kinds) == 1 and kinds <= set("biuf")
+            # nullable dtypes (Float64, Int64) hold pd.NA: converted with NaN for it
+            plain = all(isinstance(t, np.dtype) for t in X.dtypes)
+            exact = plain and len(kinds) == 1 and kinds <= set("biuf")
             return X.to_numpy() if exact else X.to_numpy(dtype=np.float64, na_value=np.nan)
         X = np.asarray(X)
         return X if X.dtype.kind in "biuf" else X.astype(np.float64)

@@ -49,16 +49,25 @@ def _discover():
                 and obj.__module__.split(".")[0] == "skmm"
                 and not name.startswith("_")
                 and not inspect.isabstract(obj)
+                and not _keeps_sklearn_name(obj)
             ):
                 found[name] = obj
     return tuple(sorted(found.items()))
 
 
+def _keeps_sklearn_name(cls):
+    """A subclass that keeps its scikit-learn base's name (``skmm._union.ColumnTransformer``,
+    which ``make_modality_union`` builds so that pipelines name the step as before): it is
+    scikit-learn's estimator, tested by scikit-learn and by skmm's tests of what it adds."""
+    return any(base.__name__ == cls.__name__ and base.__module__.startswith("sklearn.")
+               for base in cls.__mro__[1:])
+
+
 def all_estimators():
     """(name, class) of every estimator defined in skmm: imports every module of the package.
 
-    A class counts when it subclasses BaseEstimator, is defined in skmm, is not abstract
-    and its name does not start with ``_``.
+    A class counts when it subclasses BaseEstimator, is defined in skmm, is not abstract,
+    its name does not start with ``_`` and it does not keep a scikit-learn base's name.
     """
     return list(_discover())
 

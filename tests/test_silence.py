@@ -12,38 +12,21 @@ the same after a fit as before it. ``verbose=1`` does print, so these tests fail
 """
 
 import contextlib
-import importlib
-import inspect
 import logging
-import pkgutil
 import warnings
 
 import numpy as np
 import pandas as pd
 import pytest
-from sklearn.base import BaseEstimator
+from _estimators import all_estimators, modality_of, sample_input
 
 import skmm
+from skmm._base import BaseExtractor
 from skmm.datasets import make_multimodal_classification
 
 
-def public_estimators():
-    """{name: class} of every public estimator defined in skmm (as test_common finds them)."""
-    found = {}
-    for info in pkgutil.walk_packages(skmm.__path__, prefix="skmm."):
-        if info.name == "skmm.__main__":
-            continue
-        module = importlib.import_module(info.name)
-        for name, obj in inspect.getmembers(module, inspect.isclass):
-            if (issubclass(obj, BaseEstimator) and obj.__module__.split(".")[0] == "skmm"
-                    and not name.startswith("_") and not inspect.isabstract(obj)):
-                found[name] = obj
-    return found
+ESTIMATORS = dict(all_estimators())  # imports skmm's modules; fits nothing
 
-
-ESTIMATORS = public_estimators()
-
-_MODALITY_PREFIX = {"Audio": "audio", "Image": "image", "Text": "text"}
 
 
 def _tiny_wav2vec2():
@@ -71,12 +54,11 @@ PARAMS = {
 
 
 def tiny_input(name, n=16):
-    data = make_multimodal_classification(n_samples=n, random_state=0)
-    for prefix, modality in _MODALITY_PREFIX.items():
-        if name.startswith(prefix):
-            return data.data[[modality]], data.target
-    X = np.random.RandomState(0).normal(size=(n, 5)).astype(np.float32)
-    return X, data.target % 2
+    cls = ESTIMATORS[name]
+    if issubclass(cls, BaseExtractor):  # its declared modality's column
+        data = make_multimodal_classification(n_samples=n, random_state=0)
+        return data.data[[modality_of(cls)]], data.target
+    return sample_input(cls, n)
 
 
 def restoring_input(n=64):

@@ -96,7 +96,7 @@ def test_partial_fit_keeps_the_first_scaling():
 @pytest.mark.parametrize("params", [
     {"balance": "ume", "hidden_sizes": "auto"},
     {"balance": "gblend", "hidden_sizes": "auto"},
-    {"early_stopping": 3},
+    {"early_stopping": 3, "balance": None},  # early stopping alone (groups: "auto" is "ume")
 ], ids=["ume", "gblend", "early_stopping"])
 def test_balance_and_early_stopping_work_on_the_scaled_target(params):
     X, y = multimodal_regression()

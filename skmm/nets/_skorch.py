@@ -303,6 +303,30 @@ class FusionNetBase:
             return self.module_(**x, **fit_params)
         return self.module_(x, **fit_params)
 
+    def train_step_single(self, batch, **fit_params):
+        """skorch's step (forward, loss, backward), switching the modules to training mode
+        only when they are not in it already (skorch walks every submodule each batch)."""
+        self._ensure_mode(True)
+        Xi, yi = batch
+        y_pred = self.infer(Xi, **fit_params)
+        loss = self.get_loss(y_pred, yi, X=Xi, training=True)
+        loss.backward()
+        return {"loss": loss, "y_pred": y_pred}
+
+    def validation_step(self, batch, **fit_params):
+        """skorch's validation step, with the modules put in evaluation mode once."""
+        self._ensure_mode(False)
+        Xi, yi = batch
+        with torch.no_grad():
+            y_pred = self.infer(Xi, **fit_params)
+            loss = self.get_loss(y_pred, yi, X=Xi, training=False)
+        return {"loss": loss, "y_pred": y_pred}
+
+    def _ensure_mode(self, training):
+        for module in (self.module_, self.criterion_):
+            if isinstance(module, torch.nn.Module) and module.training != training:
+                module.train(training)
+
     def get_loss(self, y_pred, y_true, X=None, training=False):
         """The batch's loss (:func:`~skmm.nets._loss.net_loss`), weighted by the
         ``sample_weight`` a weighted batch carries in its X."""

@@ -17,7 +17,7 @@ from skmm import make_modality_union
 from skmm.datasets import make_multimodal_classification
 from skmm.evaluation import modality_importance
 from skmm.nets import FusionNetClassifier
-from skmm.nets._branches import TabularBranch
+from skmm.nets._branches import MLPBranch, TabularBranch
 
 
 @pytest.fixture(scope="module")
@@ -176,6 +176,9 @@ def test_periodic_numeric_embedding_of_the_tabular_branch(shop):
     assert out.shape == (2, 32) and torch.isfinite(out).all()
     with pytest.raises(InvalidInputError, match="numeric_embedding"):
         TabularBranch((3, 1), (5,), 32, numeric_embedding="ple")
+    # a table without code columns is a features block: the mlp branch takes it too
+    mlp = MLPBranch(8, 32, numeric_embedding="periodic", numeric_dim=4)
+    assert mlp.net[0].in_features == 8 * 4 and mlp(torch.randn(3, 8)).shape == (3, 32)
     # through the net's branches__ parameters
     union = make_modality_union({"image": ImagePixels(size=8),
                                  "shop": (TabularEncoder(), ["price", "category"])})

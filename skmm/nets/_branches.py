@@ -134,7 +134,7 @@ class MLPBranch(nn.Module):
     """
 
     def __init__(self, n_in, width, hidden=None, dropout=0.1, numeric_embedding=None,
-                 numeric_dim=16, n_frequencies=16, frequency_scale=0.1):
+                 numeric_dim=16, n_frequencies=16, frequency_scale=1.0):
         super().__init__()
         self.numbers = _numeric_embedding(numeric_embedding, n_in, numeric_dim, n_frequencies,
                                           frequency_scale)
@@ -284,7 +284,7 @@ class PeriodicEmbedding(nn.Module):
     Maps ``(batch, n_numbers)`` (standardised) to ``(batch, n_numbers * dim)``.
     """
 
-    def __init__(self, n_numbers, dim=16, n_frequencies=16, sigma=0.1):
+    def __init__(self, n_numbers, dim=16, n_frequencies=16, sigma=1.0):
         super().__init__()
         self.frequencies = nn.Parameter(torch.randn(n_numbers, n_frequencies) * float(sigma))
         bound = 1.0 / math.sqrt(2 * n_frequencies)
@@ -319,12 +319,14 @@ class TabularBranch(nn.Module):
     Codes are 0 (missing or unseen) to ``k``; one at or above the column's number of
     categories seen at fit reads as 0. ``numeric_embedding="periodic"`` embeds each
     number with :class:`PeriodicEmbedding` (``numeric_dim`` wide, ``n_frequencies``
-    frequencies drawn with ``frequency_scale``) instead of feeding it as it is.
+    frequencies drawn with ``frequency_scale``) instead of feeding it as it is. Its
+    one-hot columns (all columns before the codes) are embedded too, which costs: code
+    the categories (``TabularEncoder(max_onehot=0)``) to embed the numbers only.
     """
 
     def __init__(self, shape, vocab_size, width, hidden=None, embedding_dim=None, dropout=0.1,
                  numeric_embedding=None, numeric_dim=16, n_frequencies=16,
-                 frequency_scale=0.1):
+                 frequency_scale=1.0):
         super().__init__()
         self.n_numbers, n_codes = (int(s) for s in shape)
         if vocab_size is None or isinstance(vocab_size, int):  # one size for every column

@@ -17,7 +17,7 @@ from skmm import make_modality_union
 from skmm.datasets import make_multimodal_classification
 from skmm.evaluation import modality_importance
 from skmm.nets import FusionNetClassifier
-from skmm.nets._branches import TabularBranch
+from skmm.nets._branches import MLPBranch, TabularBranch
 
 
 @pytest.fixture(scope="module")
@@ -164,6 +164,29 @@ def test_net_gives_a_table_block_its_own_branch(shop):
     F2 = F.copy()
     F2["shop__code:category"] = 999.0
     assert net.predict_proba(F2).shape == (len(F), 4)
+
+
+def test_periodic_numeric_embedding_of_the_tabular_branch(shop):
+    """numeric_embedding="periodic" embeds each number (PLR, Gorishniy et al. 2022)."""
+    branch = TabularBranch((3, 1), (5,), 32, numeric_embedding="periodic", numeric_dim=4,
+                           n_frequencies=6)
+    assert branch.numbers.frequencies.shape == (3, 6)
+    assert branch.net[0].in_features == 3 * 4 + branch.embeddings[0].embedding_dim
+    out = branch(torch.tensor([[0.5, -1.0, 2.0, 3.0], [0.0, 0.0, 0.0, 9.0]]))
+    assert out.shape == (2, 32) and torch.isfinite(out).all()
+    with pytest.raises(InvalidInputError, match="numeric_embedding"):
+        TabularBranch((3, 1), (5,), 32, numeric_embedding="ple")
+    # a table without code columns is a features block: the mlp branch takes it too
+    mlp = MLPBranch(8, 32, numeric_embedding="periodic", numeric_dim=4)
+    assert mlp.net[0].in_features == 8 * 4 and mlp(torch.randn(3, 8)).shape == (3, 32)
+    # through the net's branches__ parameters
+    union = make_modality_union({"image": ImagePixels(size=8),
+                                 "shop": (TabularEncoder(), ["price", "category"])})
+    F = union.fit_transform(shop.data)
+    net = FusionNetClassifier(max_epochs=2, random_state=0,
+                              branches__numeric_embedding="periodic").fit(F, shop.target)
+    assert net.module_.branches[1].numbers is not None
+    assert net.predict_proba(F).shape == (len(F), 4)
 
 
 def test_nan_in_a_numeric_block_reads_as_missing(shop):

@@ -126,10 +126,19 @@ def register_branch(name, cls=None, *, kinds=DENSE_KINDS, default_for=(), **defa
 @register_branch("mlp", kinds=("pixels", "frames", "features"),
                  default_for=("features", "pixels"))
 class MLPBranch(nn.Module):
-    """Two dense layers: ``n_in -> hidden -> width``, ReLU and dropout."""
+    """Two dense layers: ``n_in -> hidden -> width``, ReLU and dropout.
 
-    def __init__(self, n_in, width, hidden=None, dropout=0.1):
+    ``numeric_embedding="periodic"`` first embeds each input column with
+    :class:`PeriodicEmbedding` (``numeric_dim`` wide): worth it for a few numbers of a
+    table, costly for hundreds of columns.
+    """
+
+    def __init__(self, n_in, width, hidden=None, dropout=0.1, numeric_embedding=None,
+                 numeric_dim=16, n_frequencies=16, frequency_scale=1.0):
         super().__init__()
+        self.numbers = _numeric_embedding(numeric_embedding, n_in, numeric_dim, n_frequencies,
+                                          frequency_scale)
+        n_in = n_in * int(numeric_dim) if self.numbers is not None else n_in
         hidden = hidden or max(width, min(256, 2 * width))
         self.net = nn.Sequential(
             nn.Linear(n_in, hidden), nn.ReLU(), nn.Dropout(dropout),
@@ -137,6 +146,8 @@ class MLPBranch(nn.Module):
         )
 
     def forward(self, x):
+        if self.numbers is not None:
+            x = self.numbers(x.float()).to(x.dtype)
         return self.net(x)
 
 
@@ -265,6 +276,40 @@ def embedding_size(n_categories, width):
     return int(min(width, max(2, round(1.6 * n_categories ** 0.56))))
 
 
+class PeriodicEmbedding(nn.Module):
+    """Each number ``x_j`` as ``ReLU(W_j [cos(2 pi c_j x_j), sin(2 pi c_j x_j)] + b_j)``: the
+    periodic embedding "PLR" of Gorishniy et al. (NeurIPS 2022), with ``n_frequencies``
+    trained frequencies ``c_j`` per column, initialised from ``N(0, sigma)``.
+
+    Maps ``(batch, n_numbers)`` (standardised) to ``(batch, n_numbers * dim)``.
+    """
+
+    def __init__(self, n_numbers, dim=16, n_frequencies=16, sigma=1.0):
+        super().__init__()
+        self.frequencies = nn.Parameter(torch.randn(n_numbers, n_frequencies) * float(sigma))
+        bound = 1.0 / math.sqrt(2 * n_frequencies)
+        self.weight = nn.Parameter(
+            torch.empty(n_numbers, 2 * n_frequencies, dim).uniform_(-bound, bound))
+        self.bias = nn.Parameter(torch.empty(n_numbers, dim).uniform_(-bound, bound))
+
+    def forward(self, x):
+        angles = 2 * math.pi * self.frequencies * x[..., None]
+        periodic = torch.cat([torch.cos(angles), torch.sin(angles)], dim=-1)
+        out = torch.einsum("bfk,fkd->bfd", periodic, self.weight) + self.bias
+        return torch.relu(out).flatten(1)
+
+
+NUMERIC_EMBEDDINGS = (None, "periodic")
+
+
+def _numeric_embedding(kind, n_numbers, dim, n_frequencies, scale):
+    """The embedding of ``n_numbers`` columns asked for by ``numeric_embedding`` (or None)."""
+    check_param("numeric_embedding", kind, [Options(*NUMERIC_EMBEDDINGS[1:]), None])
+    if kind is None or not n_numbers:
+        return None
+    return PeriodicEmbedding(int(n_numbers), int(dim), int(n_frequencies), float(scale))
+
+
 @register_branch("tabular", kinds=("tabular",), default_for=("tabular",))
 class TabularBranch(nn.Module):
     """A table's numbers and category codes: one embedding per categorical column, then
@@ -272,10 +317,16 @@ class TabularBranch(nn.Module):
     libraries do for high-cardinality columns).
 
     Codes are 0 (missing or unseen) to ``k``; one at or above the column's number of
-    categories seen at fit reads as 0.
+    categories seen at fit reads as 0. ``numeric_embedding="periodic"`` embeds each
+    number with :class:`PeriodicEmbedding` (``numeric_dim`` wide, ``n_frequencies``
+    frequencies drawn with ``frequency_scale``) instead of feeding it as it is. Its
+    one-hot columns (all columns before the codes) are embedded too, which costs: code
+    the categories (``TabularEncoder(max_onehot=0)``) to embed the numbers only.
     """
 
-    def __init__(self, shape, vocab_size, width, hidden=None, embedding_dim=None, dropout=0.1):
+    def __init__(self, shape, vocab_size, width, hidden=None, embedding_dim=None, dropout=0.1,
+                 numeric_embedding=None, numeric_dim=16, n_frequencies=16,
+                 frequency_scale=1.0):
         super().__init__()
         self.n_numbers, n_codes = (int(s) for s in shape)
         if vocab_size is None or isinstance(vocab_size, int):  # one size for every column
@@ -285,7 +336,10 @@ class TabularBranch(nn.Module):
         self.embeddings = nn.ModuleList(
             nn.Embedding(n, int(embedding_dim or embedding_size(n, width))) for n in sizes
         )
-        n_in = self.n_numbers + sum(e.embedding_dim for e in self.embeddings)
+        self.numbers = _numeric_embedding(numeric_embedding, self.n_numbers, numeric_dim,
+                                          n_frequencies, frequency_scale)
+        n_numbers_out = self.n_numbers * (int(numeric_dim) if self.numbers is not None else 1)
+        n_in = n_numbers_out + sum(e.embedding_dim for e in self.embeddings)
         hidden = hidden or max(width, min(256, 2 * width))
         self.net = nn.Sequential(
             nn.Linear(n_in, hidden), nn.ReLU(), nn.Dropout(dropout),
@@ -295,7 +349,10 @@ class TabularBranch(nn.Module):
     def forward(self, x):
         codes = torch.nan_to_num(x[:, self.n_numbers:]).round().long()
         codes = torch.where((codes < 0) | (codes >= self.n_categories), 0, codes)
-        parts = [x[:, :self.n_numbers]]
+        numbers = x[:, :self.n_numbers]
+        if self.numbers is not None:
+            numbers = self.numbers(numbers.float()).to(numbers.dtype)
+        parts = [numbers]
         parts += [embed(codes[:, j]) for j, embed in enumerate(self.embeddings)]
         return self.net(torch.cat([p.to(parts[-1].dtype) for p in parts], dim=1))
 

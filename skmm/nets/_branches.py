@@ -23,6 +23,7 @@ from torch import nn
 from .._docs import fill_doc
 from .._validation import InstanceOf, Options, check_param
 from ..exceptions import InvalidInputError
+from ._embeddings import PeriodicEmbedding, embedding_size, make_numeric_embedding  # noqa: F401
 from ._layout import DENSE_KINDS, KINDS
 from ._registry import REGISTER_DOCS, Entry, Registry
 
@@ -126,18 +127,15 @@ def register_branch(name, cls=None, *, kinds=DENSE_KINDS, default_for=(), **defa
 @register_branch("mlp", kinds=("pixels", "frames", "features"),
                  default_for=("features", "pixels"))
 class MLPBranch(nn.Module):
-    """Two dense layers: ``n_in -> hidden -> width``, ReLU and dropout.
-
-    ``numeric_embedding="periodic"`` first embeds each input column with
-    :class:`PeriodicEmbedding` (``numeric_dim`` wide): worth it for a few numbers of a
-    table, costly for hundreds of columns.
-    """
+    """Two dense layers: ``n_in -> hidden -> width``, ReLU and dropout; with
+    ``numeric_embedding="periodic"``, each column embedded first (:class:`PeriodicEmbedding`,
+    ``numeric_dim`` wide): worth it for a table's few numbers, not for hundreds of columns."""
 
     def __init__(self, n_in, width, hidden=None, dropout=0.1, numeric_embedding=None,
                  numeric_dim=16, n_frequencies=16, frequency_scale=1.0):
         super().__init__()
-        self.numbers = _numeric_embedding(numeric_embedding, n_in, numeric_dim, n_frequencies,
-                                          frequency_scale)
+        self.numbers = make_numeric_embedding(numeric_embedding, n_in, numeric_dim,
+                                              n_frequencies, frequency_scale)
         n_in = n_in * int(numeric_dim) if self.numbers is not None else n_in
         hidden = hidden or max(width, min(256, 2 * width))
         self.net = nn.Sequential(
@@ -263,53 +261,6 @@ register_branch("transformer", TokenBranch, kinds=("tokens",), default_for=("tok
 register_branch("embedding", TokenBranch, kinds=("tokens",), encoder="mean")
 
 
-def embedding_size(n_categories, width):
-    """Embedding width of a categorical column with ``n_categories`` (0 included): the
-    rule of thumb of tabular deep-learning libraries, ``1.6 * n ** 0.56``, within
-    [2, ``width``].
-
-    Examples
-    --------
-    >>> embedding_size(10, 64), embedding_size(1000, 64), embedding_size(2, 64)
-    (6, 64, 2)
-    """
-    return int(min(width, max(2, round(1.6 * n_categories ** 0.56))))
-
-
-class PeriodicEmbedding(nn.Module):
-    """Each number ``x_j`` as ``ReLU(W_j [cos(2 pi c_j x_j), sin(2 pi c_j x_j)] + b_j)``: the
-    periodic embedding "PLR" of Gorishniy et al. (NeurIPS 2022), with ``n_frequencies``
-    trained frequencies ``c_j`` per column, initialised from ``N(0, sigma)``.
-
-    Maps ``(batch, n_numbers)`` (standardised) to ``(batch, n_numbers * dim)``.
-    """
-
-    def __init__(self, n_numbers, dim=16, n_frequencies=16, sigma=1.0):
-        super().__init__()
-        self.frequencies = nn.Parameter(torch.randn(n_numbers, n_frequencies) * float(sigma))
-        bound = 1.0 / math.sqrt(2 * n_frequencies)
-        self.weight = nn.Parameter(
-            torch.empty(n_numbers, 2 * n_frequencies, dim).uniform_(-bound, bound))
-        self.bias = nn.Parameter(torch.empty(n_numbers, dim).uniform_(-bound, bound))
-
-    def forward(self, x):
-        angles = 2 * math.pi * self.frequencies * x[..., None]
-        periodic = torch.cat([torch.cos(angles), torch.sin(angles)], dim=-1)
-        out = torch.einsum("bfk,fkd->bfd", periodic, self.weight) + self.bias
-        return torch.relu(out).flatten(1)
-
-
-NUMERIC_EMBEDDINGS = (None, "periodic")
-
-
-def _numeric_embedding(kind, n_numbers, dim, n_frequencies, scale):
-    """The embedding of ``n_numbers`` columns asked for by ``numeric_embedding`` (or None)."""
-    check_param("numeric_embedding", kind, [Options(*NUMERIC_EMBEDDINGS[1:]), None])
-    if kind is None or not n_numbers:
-        return None
-    return PeriodicEmbedding(int(n_numbers), int(dim), int(n_frequencies), float(scale))
-
-
 @register_branch("tabular", kinds=("tabular",), default_for=("tabular",))
 class TabularBranch(nn.Module):
     """A table's numbers and category codes: one embedding per categorical column, then
@@ -336,7 +287,7 @@ class TabularBranch(nn.Module):
         self.embeddings = nn.ModuleList(
             nn.Embedding(n, int(embedding_dim or embedding_size(n, width))) for n in sizes
         )
-        self.numbers = _numeric_embedding(numeric_embedding, self.n_numbers, numeric_dim,
+        self.numbers = make_numeric_embedding(numeric_embedding, self.n_numbers, numeric_dim,
                                           n_frequencies, frequency_scale)
         n_numbers_out = self.n_numbers * (int(numeric_dim) if self.numbers is not None else 1)
         n_in = n_numbers_out + sum(e.embedding_dim for e in self.embeddings)

@@ -144,22 +144,10 @@ class FusionNetBase:
             return super().initialize()
 
     def _build_module(self, n_features, n_outputs, X=None):
-        """Return the torch module to train (the one place to override).
-
-        Parameters
-        ----------
-        n_features : int
-            Width of the input rows (``n_features_in_``).
-        n_outputs : int
-            Number of classes, or of regression targets.
-        X : ndarray of float32 (n_samples, n_features), optional
-            The training input when the module is built by ``fit`` (None when skorch
-            re-initialises it outside fit, e.g. after ``set_params(module__...)``); its
-            column names are in ``feature_names_in_`` when it was a DataFrame.
-
-        The default (:func:`~skmm.nets._build.build_module`) is a multimodal module when X
-        has modality blocks, else an :class:`~skmm.nets.MLP` from ``hidden_sizes``
-        ("auto": one layer of 256) and ``dropout``, else the given ``module``.
+        """Return the torch module to train (the one place to override): ``n_features``
+        wide rows in, ``n_outputs`` (classes or targets) out; ``X`` is the float32 training
+        input when ``fit`` builds it (None when skorch re-initialises it, e.g. after
+        ``set_params(module__...)``). The default is :func:`~skmm.nets._build.build_module`.
         """
         return build_module(self, n_features, n_outputs, X)
 

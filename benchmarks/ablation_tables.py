@@ -13,7 +13,7 @@ row is marked NOISY when it went above 2 (the machine has 2 cores).
 
 Usage::
 
-    SKMM_DATA=/work/shared/data python benchmarks/ablation_tables.py NAME \
+    SKMM_DATA=../shared/data python benchmarks/ablation_tables.py NAME \
         [--data adult|california|both] [--net JSON] [--encoder JSON] [--seeds 0 1]
 
 ``--net`` takes net parameters as JSON, plus ``"lr_schedule": "onecycle"|"cosine"``

@@ -17,7 +17,7 @@ skmm: multimodal learning the scikit-learn way.
 The image, text, audio and plain (price, category) columns of one table go through
 scikit-learn transformers, are fused at the feature level (ColumnTransformer), the model
 level (StackingClassifier) or the layer level (one PyTorch network with a branch per
-modality, trained through skorch), and are cross-validated and tuned with GridSearchCV
+modality, trained through skorch), and are cross-validated (and tuned with GridSearchCV)
 like any scikit-learn estimator.
 """
 
@@ -34,7 +34,7 @@ def _demo(args):
         return 2
     print(f"Data: {description}; columns {list(X.columns)}.")
     print(f"Each model is scored by {args.cv}-fold cross-validation; extracted features are "
-          "cached so folds and grid-search candidates reuse them.\n")
+          "cached so that the folds reuse them.\n")
     models = build_models(args.data, max_epochs=args.max_epochs, random_state=args.random_state)
     start = time.perf_counter()
     table = run_comparison(X, y, models, cv=args.cv, random_state=args.random_state,

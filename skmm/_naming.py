@@ -53,6 +53,8 @@ _GRIDS = {
 FRAME_STEMS = ("mel", "mfcc", "emb")
 #: Start of the column holding a categorical column's integer codes (0 missing or unseen).
 CODE_MARK = "code:"
+#: Start of a table's numeric column (``num:<column>``, written by ``TabularEncoder``).
+NUMBER_MARK = "num:"
 #: Between a categorical column and one of its categories in a one-hot column's name.
 ONEHOT_MARK = "="
 _TOKEN_STEM = "tok"
@@ -252,21 +254,35 @@ def is_code(name):
     return last_segment(name).startswith(CODE_MARK)
 
 
+def is_number(name):
+    """Whether ``name`` is a table's numeric column (``num:<column>``, prefixes allowed).
+
+    Examples
+    --------
+    >>> is_number("shop__num:price"), is_number("audio__f0")
+    (True, False)
+    """
+    return last_segment(name).startswith(NUMBER_MARK)
+
+
 def tabular_layout(names):
     """The shape and column order of a tabular block: numbers first, then category codes.
 
-    Returns ``(n_numbers, n_codes), order`` when some of ``names`` are code columns
-    (:func:`is_code`), else None.
+    Returns ``(n_numbers, n_codes), order`` when some of ``names`` are a table's columns,
+    code columns (:func:`is_code`) or numeric ones (:func:`is_number`), else None. Every
+    column that is not a code column counts as a number (one-hot columns, too).
 
     Examples
     --------
     >>> tabular_layout(["t__code:brand", "t__price", "t__qty"])
     ((2, 1), array([1, 2, 0]))
+    >>> tabular_layout(["t__num:price", "t__num:qty"])
+    ((2, 0), array([0, 1]))
     >>> tabular_layout(["t__price"]) is None
     True
     """
     codes = np.array([is_code(n) for n in names], dtype=bool)
-    if not codes.any():
+    if not codes.any() and not any(is_number(n) for n in names):
         return None
     order = np.concatenate([np.flatnonzero(~codes), np.flatnonzero(codes)])
     return (int((~codes).sum()), int(codes.sum())), order

@@ -169,7 +169,7 @@ def make_modality_union(mapping, *, remainder="drop", sparse="auto", n_jobs=None
     ...                              "shop": (TabularEncoder(), ["price", "category"])})
     >>> table = union.fit_transform(X)
     >>> table.shape, list(table.columns[16:19]), table.columns[-1]
-    ((8, 22), ['price__price', 'shop__price', 'shop__category=a'], 'shop__present')
+    ((8, 20), ['price__price', 'shop__num:price', 'shop__code:category'], 'shop__present')
 
     A text vectoriser gives a sparse block, kept sparse:
 

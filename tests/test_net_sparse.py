@@ -58,7 +58,7 @@ def test_sparse_and_dense_blocks_of_the_union_are_read_by_name():
                                                                        ["price"])})
     Z = union.fit_transform(X)
     assert sparse.issparse(Z) and Z.feature_names is not None
-    net = FusionNetClassifier(max_epochs=20, random_state=0).fit(Z, y)
+    net = FusionNetClassifier(max_epochs=30, random_state=0).fit(Z, y)
     kinds = {b.name: b.kind for b in net.module_.layout}
     assert kinds == {"review": "sparse", "shop": "features"}
     proba = net.predict_proba(Z)

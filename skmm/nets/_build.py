@@ -32,15 +32,19 @@ from ._mlp import DROPOUT, HIDDEN_SIZES, MLP, resolve_hidden_sizes
 from ._module import MultimodalModule
 from ._operators import FUSIONS
 
+#: The nets' ``lr_schedule`` values (besides None, a constant learning rate).
+LR_SCHEDULES = ("cosine",)
+
 _BLOCK_DICT = InstanceOf(dict, description="a dict keyed by modality")
 
 #: The parameters both nets take, checked by fit (see :func:`skmm._validation.validate_params`).
 NET_CONSTRAINTS = {
     "hidden_sizes": [Options("auto"), HIDDEN_SIZES],
     "dropout": [DROPOUT],
-    "early_stopping": ([None, Integer(1)], "It is the patience in epochs."),
-    "batch_size": [Integer(1), Satisfies(Integer(-1, -1).is_satisfied_by,
-                                         "-1 (the whole data as one batch)")],
+    "early_stopping": ([None, Options("auto"), Integer(1)], "It is the patience in epochs."),
+    "lr_schedule": [None, Options(*LR_SCHEDULES)],
+    "batch_size": [Options("auto"), Integer(1),
+                   Satisfies(Integer(-1, -1).is_satisfied_by, "-1 (the whole data as one batch)")],
     "precision": [Options(*PRECISIONS)],
     "fusion": (FUSIONS.spec_constraints, "Add one with skmm.nets.register_fusion."),
     "modalities": [None, _BLOCK_DICT],

@@ -9,12 +9,16 @@ through its ``sink`` whatever the net's verbosity once the sink is not ``print``
 (a logger is meant to get every line). :class:`QuietEarlyStopping` hands its lines to the
 sink only when the net is verbose, through skorch's public surface alone: the ``sink``
 parameter and the ``on_epoch_end`` / ``on_train_end`` hooks.
+
+:func:`default_callbacks` is the nets' set: skorch's, quiet, with the learning-rate schedule
+and early stopping their parameters ask for.
 """
 
 import builtins
 import contextlib
 
-from skorch.callbacks import EarlyStopping, PrintLog
+import torch
+from skorch.callbacks import EarlyStopping, LRScheduler, PrintLog
 from skorch.utils import noop
 
 
@@ -81,3 +85,33 @@ def _sink_following(callback, net):
         yield
     finally:
         callback.sink = sink
+
+
+class EpochSchedule(LRScheduler):
+    """skorch's LRScheduler, which lets go of its torch scheduler when training ends.
+
+    skorch builds the torch scheduler afresh at each ``on_train_begin`` (from the
+    history's epoch count), so nothing is lost; a fitted net then pickles without a
+    second copy of its optimizer inside the callback (skorch pickles ``optimizer_``
+    itself, mapping CUDA tensors to the CPU on a machine without CUDA; the copy inside
+    the callback would not be mapped).
+    """
+
+    def on_train_end(self, net, **kwargs):
+        self.lr_scheduler_ = None
+
+
+def default_callbacks(skorch_defaults, lr_schedule, max_epochs, patience):
+    """The nets' default callbacks: ``skorch_defaults`` (``NeuralNet.get_default_callbacks``)
+    with :class:`QuietPrintLog` for skorch's log, then a cosine schedule of the learning
+    rate over ``max_epochs`` (``lr_schedule="cosine"``) and :class:`QuietEarlyStopping`
+    restoring the best epoch (``patience`` not None)."""
+    callbacks = [(name, QuietPrintLog()) if name == "print_log" else (name, callback)
+                 for name, callback in skorch_defaults]
+    if lr_schedule == "cosine":
+        callbacks.append(("lr_schedule", EpochSchedule(
+            policy=torch.optim.lr_scheduler.CosineAnnealingLR, T_max=max_epochs)))
+    if patience is not None:
+        callbacks.append(("early_stopping", QuietEarlyStopping(patience=patience,
+                                                               load_best=True)))
+    return callbacks

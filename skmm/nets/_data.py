@@ -261,3 +261,43 @@ def check_groups(groups, n_samples):
     return groups
 
 
+#: From this many training rows, ``batch_size="auto"`` and ``early_stopping="auto"`` switch to
+#: their large-table settings (see :func:`resolve_schedule`).
+LARGE_FIT_ROWS = 10_000
+#: ``batch_size="auto"``: (below :data:`LARGE_FIT_ROWS` rows, from there).
+AUTO_BATCH_SIZES = (128, 512)
+#: ``early_stopping="auto"``: the patience from :data:`LARGE_FIT_ROWS` rows (None below).
+AUTO_PATIENCE = 5
+
+
+def resolve_schedule(batch_size, early_stopping, n_rows):
+    """``(batch_size_, early_stopping_)`` for a fit on ``n_rows`` rows.
+
+    "auto" keeps a small fit as it was (batches of 128, every row trained on, no held-out
+    split to shrink a CV fold) and gives a large one (at least :data:`LARGE_FIT_ROWS`
+    rows) batches of 512 and early stopping with patience 5 on a held-out 20%, restoring
+    the best epoch, as RealMLP does: on Adult, accuracy 0.857 -> 0.864 in about half the
+    fit time; California housing R² 0.824 -> 0.827 (``benchmarks/results/real_ablation.md``).
+
+    Examples
+    --------
+    >>> resolve_schedule("auto", "auto", 2_000), resolve_schedule("auto", "auto", 30_000)
+    ((128, None), (512, 5))
+    >>> resolve_schedule(64, None, 30_000)
+    (64, None)
+    """
+    large = n_rows >= LARGE_FIT_ROWS
+    if batch_size == "auto":
+        batch_size = AUTO_BATCH_SIZES[large]
+    if early_stopping == "auto":
+        early_stopping = AUTO_PATIENCE if large else None
+    return batch_size, early_stopping
+
+
+def resolved_setting(net, name):
+    """The net's ``batch_size`` or ``early_stopping`` as its fit resolved "auto" (see
+    :func:`resolve_schedule`); a value set since the fit is used as it is."""
+    if getattr(net, name) != "auto":
+        return getattr(net, name)
+    small = dict(zip(("batch_size", "early_stopping"), resolve_schedule("auto", "auto", 0)))
+    return getattr(net, name + "_", small[name])

@@ -5,8 +5,9 @@ with the scikit-learn contract tightened (see :mod:`._skorch` for how):
 
 * X may be float64/float32 arrays or numeric DataFrames; it is checked (non-numeric
   columns, NaN/inf, number of features) and cast to float32 once;
-* no internal validation split by default (``train_split=None``), so a CV fold is not
-  silently shrunk; ``early_stopping=k`` turns on a (stratified) split with patience k;
+* no internal validation split by default below 10,000 rows (``train_split=None``,
+  ``early_stopping="auto"``), so a small CV fold is not silently shrunk; from 10,000 rows,
+  or with ``early_stopping=k``, a (stratified) fifth is held out, with patience 5 or k;
 * ``device="auto"`` is resolved at fit into ``device_``; the parameter is never changed;
 * batches are index slices of whole tensors, not collated items;
 * a fixed ``random_state`` gives the same fit on the CPU.
@@ -115,8 +116,9 @@ class FusionNetClassifier(FusionNetBase, NeuralNetClassifier):
     """
 
     def __init__(self, module=None, *, hidden_sizes="auto", dropout=0.1, fusion="concat",
-                 criterion=torch.nn.CrossEntropyLoss, optimizer=torch.optim.AdamW, lr=1e-3,
-                 max_epochs=20, batch_size=128, train_split=None, early_stopping=None,
+                 criterion=torch.nn.CrossEntropyLoss, optimizer=torch.optim.AdamW, lr=2e-3,
+                 max_epochs=20, batch_size="auto", train_split=None,
+                 early_stopping="auto", lr_schedule="cosine",
                  callbacks=None, device="auto", precision="auto", random_state=None,
                  verbose=0, classes=None, modalities=None, branches=None, shapes=None,
                  branch_width=128, fusion_rank=4, modality_dropout=0.0, aux_weight=0.0,
@@ -127,7 +129,8 @@ class FusionNetClassifier(FusionNetBase, NeuralNetClassifier):
                          **kwargs)
         self._store_params(
             hidden_sizes=hidden_sizes, dropout=dropout, fusion=fusion,
-            early_stopping=early_stopping, precision=precision, random_state=random_state,
+            early_stopping=early_stopping, lr_schedule=lr_schedule, precision=precision,
+            random_state=random_state,
             modalities=modalities, branches=branches, shapes=shapes, branch_width=branch_width,
             fusion_rank=fusion_rank, modality_dropout=modality_dropout, aux_weight=aux_weight,
             balance=balance, class_weight=class_weight)
@@ -294,8 +297,9 @@ class FusionNetRegressor(FusionNetBase, NeuralNetRegressor):
     """
 
     def __init__(self, module=None, *, hidden_sizes="auto", dropout=0.1, fusion="concat",
-                 criterion=torch.nn.MSELoss, optimizer=torch.optim.AdamW, lr=1e-3,
-                 max_epochs=20, batch_size=128, train_split=None, early_stopping=None,
+                 criterion=torch.nn.MSELoss, optimizer=torch.optim.AdamW, lr=2e-3,
+                 max_epochs=20, batch_size="auto", train_split=None,
+                 early_stopping="auto", lr_schedule="cosine",
                  callbacks=None, device="auto", precision="auto", random_state=None,
                  verbose=0, modalities=None, branches=None, shapes=None, branch_width=128,
                  fusion_rank=4, modality_dropout=0.0, aux_weight=0.0, balance="auto",
@@ -305,7 +309,8 @@ class FusionNetRegressor(FusionNetBase, NeuralNetRegressor):
                          callbacks=callbacks, device=device, verbose=verbose, **kwargs)
         self._store_params(
             hidden_sizes=hidden_sizes, dropout=dropout, fusion=fusion,
-            early_stopping=early_stopping, precision=precision, random_state=random_state,
+            early_stopping=early_stopping, lr_schedule=lr_schedule, precision=precision,
+            random_state=random_state,
             modalities=modalities, branches=branches, shapes=shapes, branch_width=branch_width,
             fusion_rank=fusion_rank, modality_dropout=modality_dropout, aux_weight=aux_weight,
             balance=balance, target_scaling=target_scaling)

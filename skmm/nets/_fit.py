@@ -24,7 +24,7 @@ from skorch.dataset import Dataset as SkorchDataset
 
 from .._validation import draw_seed, resolve_device, resolve_precision
 from ..exceptions import InvalidInputError
-from ._data import ArrayDataset, check_groups, check_sample_weight
+from ._data import ArrayDataset, check_groups, check_sample_weight, resolve_schedule
 from ._inputs import validate_X
 from ._sparse import SparseDataset
 
@@ -45,7 +45,8 @@ def prepare(net, X, y, reset, classes=None, sample_weight=None, groups=None):
     would change the batches); weights that are all equal are dropped (the loss is
     normalised by the batch's weight sum, so they are the unweighted fit); the others
     are scaled to mean 1, in float32. With ``reset`` (a fresh fit), the device, the
-    precision and the seed are resolved into ``device_``, ``amp_dtype_`` and ``seed_``.
+    precision, the seed, the batch size and the patience are resolved into ``device_``,
+    ``amp_dtype_``, ``seed_``, ``batch_size_`` and ``early_stopping_``.
     """
     net._check_params()
     X, y = validate_X(net, X, y, reset=reset, y_kwargs=net._y_kwargs(y))
@@ -57,6 +58,8 @@ def prepare(net, X, y, reset, classes=None, sample_weight=None, groups=None):
         net.device_ = resolve_device(net.device)
         net.amp_dtype_ = resolve_precision(net.precision, net.device_)
         net.seed_ = draw_seed(net.random_state)
+        net.batch_size_, net.early_stopping_ = resolve_schedule(
+            net.batch_size, net.early_stopping, X.shape[0])
     sample_weight = net._weigh_rows(y, sample_weight, reset)
     y = net._transform_targets(y, sample_weight, reset)
     if sample_weight is not None:

@@ -103,16 +103,24 @@ NET_DOCS = {
     """,
     "training_parameters": """
     optimizer : torch optimizer class, default=torch.optim.AdamW
-    lr : float, default=1e-3
+    lr : float, default=2e-3
     max_epochs : int, default=20
-    batch_size : int, default=128
+    batch_size : "auto" or int, default="auto"
         Rows per batch (-1: the whole data); batches are index slices of whole tensors.
+        "auto": 128, or 512 from 10,000 training rows (see ``batch_size_``).
     train_split : None or callable, default=None
         skorch's internal validation split. None keeps all rows for training.
-    early_stopping : None or int, default=None
+    early_stopping : "auto", None or int, default="auto"
         Patience in epochs: holds out 20% of the rows (stratified for a classifier) and
         stops when the validation loss has not improved for that many epochs, keeping the
-        best weights.
+        best weights. "auto": None (every row trained on, for all ``max_epochs``) below
+        10,000 training rows, 5 from there, where a held-out fifth is a reliable judge
+        (on Adult: accuracy 0.857 -> 0.864 in half the fit time; see
+        ``early_stopping_``).
+    lr_schedule : "cosine" or None, default="cosine"
+        "cosine": the learning rate falls from ``lr`` to 0 along a half cosine over
+        ``max_epochs`` (skorch's ``LRScheduler`` with ``CosineAnnealingLR``, stepped per
+        epoch; a ``partial_fit`` goes on along the same cosine). None: a constant ``lr``.
     callbacks : list of skorch callbacks, optional
     device : {"auto", "cpu", "cuda", "cuda:N", "mps"}, default="auto"
         "auto" picks CUDA, then MPS, then the CPU at fit (see ``device_``).
@@ -138,6 +146,10 @@ NET_DOCS = {
         The autocast dtype used, None for float32.
     seed_ : int
         The seed drawn from ``random_state`` at fit.
+    batch_size_ : int
+        The batch size this fit used: ``batch_size``, with "auto" resolved.
+    early_stopping_ : int or None
+        The patience this fit used: ``early_stopping``, with "auto" resolved.
     history_ : skorch History
     layout_ : tuple of Block
         The modality blocks found in X (name, columns, kind, shape, presence column), when

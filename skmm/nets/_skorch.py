@@ -36,8 +36,10 @@ from ._build import (
     resolve_balance,
 )
 from ._balance import make_balance
-from ._callbacks import QuietEarlyStopping, QuietPrintLog
-from ._data import ArrayDataset, SliceLoader, split_batch_X, validation_indices
+from ._callbacks import default_callbacks
+from ._data import (
+    ArrayDataset, SliceLoader, resolved_setting, split_batch_X, validation_indices,
+)
 from ._fit import fit_data, make_dataset, prepare, training_input
 from ._netdocs import NET_DOCS
 from ._inputs import validate_X
@@ -162,14 +164,8 @@ class FusionNetBase:
         return self
 
     def get_default_callbacks(self):
-        callbacks = [
-            (name, QuietPrintLog()) if name == "print_log" else (name, callback)
-            for name, callback in super().get_default_callbacks()
-        ]
-        if self.early_stopping is not None:
-            callbacks.append(("early_stopping", QuietEarlyStopping(
-                patience=self.early_stopping, load_best=True)))
-        return callbacks
+        return default_callbacks(super().get_default_callbacks(), self.lr_schedule,
+                                 self.max_epochs, resolved_setting(self, "early_stopping"))
 
     # ---- fitting -------------------------------------------------------------------------
     @fill_doc(**NET_DOCS)
@@ -225,7 +221,7 @@ class FusionNetBase:
     def get_split_datasets(self, X, y=None, **fit_params):
         dataset = self.get_dataset(X, y)
         split = self.train_split
-        if not split and self.early_stopping is not None:
+        if not split and resolved_setting(self, "early_stopping") is not None:
             train, valid = validation_indices(
                 len(dataset), _EARLY_STOPPING_FRACTION, self.seed_, y=y,
                 groups=getattr(dataset, "groups", None), stratify=self._stratify)
@@ -259,7 +255,7 @@ class FusionNetBase:
                     f"{sorted(_SLICE_LOADER_ARGS)}, or fit without sample_weight."
                 )
             return super().get_iterator(dataset, training=training)
-        batch_size = kwargs.get("batch_size", self.batch_size)
+        batch_size = kwargs.get("batch_size", resolved_setting(self, "batch_size"))
         if batch_size == -1:
             batch_size = max(1, len(base) if indices is None else len(indices))
         seed = None

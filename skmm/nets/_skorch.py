@@ -1,19 +1,18 @@
 """The fusion nets on skorch: :class:`FusionNetBase`, placed before skorch's net class.
 
 Only skorch's public extension points are overridden (``initialize``,
-``initialize_module``, ``get_default_callbacks``, ``get_params``/``set_params``,
-``get_dataset``, ``get_iterator``, ``get_split_datasets``, ``infer``, ``get_loss``,
-``on_grad_computed``, ``check_data``, ``load_params``, pickling); per-call state travels
-in arguments (a weighted batch's X is a dict holding its ``sample_weight``, the groups
-travel with the dataset). Around them:
+``initialize_module``, ``get_params_for_optimizer``, ``get_default_callbacks``,
+``get_params``/``set_params``, ``get_dataset``, ``get_iterator``, ``get_split_datasets``,
+``infer``, ``get_loss``, ``on_grad_computed``, ``check_data``, ``load_params``, pickling);
+per-call state travels in arguments (a weighted batch's X is a dict holding its
+``sample_weight``; the groups travel with the dataset). Around them:
 
 * ``fit``/``partial_fit`` validate once and train (:mod:`._fit`); the loss is
   :func:`~skmm.nets._loss.net_loss`; the module is built in one overridable place,
   :meth:`FusionNetBase._build_module` (:mod:`._build`);
 * modules and batches live on ``device_`` (``device="auto"`` resolved at fit): skorch,
   which reads the ``device`` parameter, sees ``device_`` while it initialises;
-* ``__init__`` stores parameters only, and ``get_params`` compares equal across clones,
-  as scikit-learn's checks require.
+* ``__init__`` stores parameters only; ``get_params`` compares equal across clones.
 """
 
 import contextlib
@@ -33,7 +32,7 @@ from .._validation import resolve_device, resolve_precision
 from ..exceptions import InvalidInputError
 from ._build import (
     ALIASES, NET_CONSTRAINTS, ROUTED, allow_missing, balance_of, build_module, check_params,
-    resolve_balance,
+    resolve_balance, use_fused,
 )
 from ._balance import make_balance
 from ._callbacks import default_callbacks
@@ -162,6 +161,12 @@ class FusionNetBase:
         self.module_ = self._build_module(self.n_features_in_, self.n_outputs_,
                                           training_input())
         return self
+
+    def get_params_for_optimizer(self, prefix, named_parameters):
+        args, kwargs = super().get_params_for_optimizer(prefix, named_parameters)
+        if prefix == "optimizer" and use_fused(self.optimizer, self.device_, kwargs):
+            kwargs["fused"] = True  # the same step in one pass (see use_fused)
+        return args, kwargs
 
     def get_default_callbacks(self):
         return default_callbacks(super().get_default_callbacks(), self.lr_schedule,

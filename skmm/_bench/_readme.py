@@ -293,7 +293,59 @@ def render_loads(results):
     return _markdown(["file", "benchmark", "load average (1 min)", "marked"], body, "llll")
 
 
+#: (heading of real.md's table, metric column, the row's label) in the README's order.
+REAL_ROWS = (
+    ("Adult", "accuracy", "Adult, accuracy"), ("Adult", "AUC", "Adult, ROC AUC"),
+    ("California housing", "R²", "California housing, R²"),
+    ("AG News", "accuracy", "AG News (title, description), accuracy"),
+    ("AV-Digits (clean)", "accuracy", "AV-Digits clean, new speakers, accuracy"),
+    ("AV-Digits (hard)", "accuracy", "AV-Digits hard, new speakers, accuracy"),
+)
+#: The methods of real.md, columns of the README's table (a linear model: LR, Ridge or LR
+#: on TF-IDF of the joined text).
+REAL_COLUMNS = (
+    (("LogisticRegression", "Ridge", "TF-IDF + LR, title + description"), "linear"),
+    (("HistGradientBoosting",), "HGB"), (("scikit-learn MLP",), "scikit-learn MLP"),
+    (("skmm net, defaults",), "net on the plain features"),
+    (("skmm net, recipe",), "**skmm recipe**"),
+)
+
+
+def _mean(cell):
+    return cell.split("±")[0].strip()
+
+
+def render_real(results):
+    """The nets against the baselines on real data, from ``real.md``."""
+    res = results["real"]
+    body = []
+    for heading, metric, label in REAL_ROWS:
+        try:
+            rows = {r["method"]: r for r in res.table(heading)}
+        except KeyError:
+            continue
+        column = next(c for c in rows[next(iter(rows))] if c.startswith(metric + " "))
+        values = {name: _mean(row[column]) for name, row in rows.items()}
+        best = max(float(v) for v in values.values())
+        cells = []
+        for names, _ in REAL_COLUMNS:
+            value = next((values[n] for n in names if n in values), None)
+            cells.append("" if value is None else _bold(fmt(value), float(value) == best))
+        recipe = rows["skmm net, recipe"]["fit time per fold (s)"]
+        hgb = rows.get("HistGradientBoosting", {}).get("fit time per fold (s)")
+        times = f"{fmt(recipe, 1)} s" + (f" ({fmt(float(recipe) / float(hgb), 1)}x HGB)"
+                                         if hgb and metric != "AUC" else "")
+        body.append([label, *cells, times if metric != "AUC" else ""])
+    seeds = re.search(r"(\d+) seed\(s\)", res.text)
+    note = (f"(`benchmarks/results/real.md`: {seeds.group(1) if seeds else '?'} seed(s) x 3 "
+            "folds; the best of each row in bold; fit time per fold of the recipe"
+            + (", indicative only: the file is marked NOISY)" if res.noisy else ")"))
+    return _markdown(["data, metric", *(c for _, c in REAL_COLUMNS), "recipe's fit time"],
+                     body, "lrrrrrr") + ["", note]
+
+
 RENDERERS = {
+    "real": render_real,
     "loads": render_loads,
     "audio": render_audio,
     "head": render_head,

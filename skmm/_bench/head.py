@@ -1,8 +1,9 @@
 """Benchmark: FusionNetClassifier against a hand-written PyTorch loop on the same module.
 
 Every side trains the same module (:class:`skmm.nets.MLP`, built from the same seed) on the
-same float32 data, with the same batch size, optimizer, learning rate, shuffling and loss
-(cross-entropy), on the same device. The hand-written loop is what a PyTorch user writes:
+same float32 data, with the same batch size, optimizer (torch's default implementation: the
+net is given ``optimizer__fused=False``), constant learning rate (``lr_schedule=None``),
+shuffling and loss (cross-entropy), on the same device. The hand-written loop is what a PyTorch user writes:
 the arrays moved to the device once, a seeded permutation per epoch, ``X[idx]`` batches,
 zero_grad / forward / loss / backward / step, and ``loss.item()`` per batch (the usual
 running loss); under the same autocast as the net (bfloat16 on a CUDA device that has it).
@@ -129,9 +130,12 @@ def fusion_net(X, y, hidden, batch_size, epochs, device, optimizer):
     """FusionNetClassifier.fit as a user calls it. Returns per-epoch (wall, thread CPU)."""
     from skmm.nets import FusionNetClassifier
 
+    # the loop's arithmetic: a constant learning rate and torch's default implementation of
+    # the optimizer (the nets' defaults, a cosine schedule and the fused step, would differ)
     net = FusionNetClassifier(hidden_sizes=hidden, dropout=0.1, optimizer=optimizer, lr=LR,
                               batch_size=batch_size, max_epochs=epochs, device=device,
-                              random_state=SEED, callbacks=epoch_clock())
+                              random_state=SEED, callbacks=epoch_clock(), lr_schedule=None,
+                              optimizer__fused=False)
     net.fit(X, y)
     synchronize(device)
     if net.amp_dtype_ != autocast_dtype(device):

@@ -59,9 +59,9 @@ AUTO_MAX_NUMBERS = 32
 def make_numeric_embedding(kind, n_numbers, dim, n_frequencies, scale):
     """The embedding of ``n_numbers`` columns asked for by ``numeric_embedding`` (or None).
 
-    "auto" is "periodic" for at most :data:`AUTO_MAX_NUMBERS` numbers, else None: measured
-    on Adult (accuracy 0.857 -> 0.864, AUC 0.912 -> 0.919) and California housing (R² 0.77
-    -> 0.83), see ``benchmarks/results/real_ablation.md``.
+    "auto" is "periodic" for at most :data:`AUTO_MAX_NUMBERS` numbers, else None: on Adult
+    it added 0.007 to the accuracy and to the AUC, on California housing 0.033 to the R²
+    (``benchmarks/results/real_ablation.md``).
 
     Examples
     --------

@@ -115,8 +115,7 @@ NET_DOCS = {
         stops when the validation loss has not improved for that many epochs, keeping the
         best weights. "auto": None (every row trained on, for all ``max_epochs``) below
         10,000 training rows, 5 from there, where a held-out fifth is a reliable judge
-        (on Adult: accuracy 0.857 -> 0.864 in half the fit time; see
-        ``early_stopping_``).
+        (see ``early_stopping_`` and ``benchmarks/results/real_ablation.md``).
     lr_schedule : "cosine" or None, default="cosine"
         "cosine": the learning rate falls from ``lr`` to 0 along a half cosine over
         ``max_epochs`` (skorch's ``LRScheduler`` with ``CosineAnnealingLR``, stepped per

@@ -1,0 +1,77 @@
+"""The nets' size-dependent defaults: batch size, early stopping, schedule, fused step, and
+the tabular block a TabularEncoder gives (numbers embedded periodically)."""
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from skmm import TabularEncoder, make_modality_union
+from skmm.nets import FusionNetClassifier, FusionNetRegressor
+from skmm.nets._build import use_fused
+from skmm.nets._data import LARGE_FIT_ROWS
+from skmm.nets._embeddings import PeriodicEmbedding
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
+def _data(n, d=4, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, d)).astype(np.float32)
+    return X, (X[:, 0] > 0).astype(int)
+
+
+def test_a_small_fit_keeps_every_row_and_batches_of_128():
+    X, y = _data(300)
+    net = FusionNetClassifier(max_epochs=2, random_state=0).fit(X, y)
+    assert (net.batch_size_, net.early_stopping_) == (128, None)
+    assert "valid_loss" not in net.history[-1]
+    assert net.history[-1, "train_batch_count"] == 3  # 300 rows in batches of 128
+
+
+def test_a_large_fit_holds_a_fifth_out_and_batches_of_512():
+    X, y = _data(LARGE_FIT_ROWS)
+    net = FusionNetClassifier(max_epochs=1, random_state=0).fit(X, y)
+    assert (net.batch_size_, net.early_stopping_) == (512, 5)
+    assert "valid_loss" in net.history[-1]
+    assert net.history[-1, "train_batch_count"] == int(np.ceil(0.8 * LARGE_FIT_ROWS / 512))
+    given = FusionNetClassifier(max_epochs=1, batch_size=64, early_stopping=None,
+                                random_state=0).fit(X, y)
+    assert (given.batch_size_, given.early_stopping_) == (64, None)
+    assert "valid_loss" not in given.history[-1]
+
+
+def test_the_cosine_schedule_and_a_constant_rate():
+    X, y = _data(200)
+    cosine = FusionNetRegressor(max_epochs=4, random_state=0).fit(X, y.astype(float))
+    rates = [row["event_lr"] for row in cosine.history]
+    assert rates[0] == pytest.approx(2e-3) and all(np.diff(rates) < 0)
+    assert cosine.optimizer_.param_groups[0]["lr"] == pytest.approx(0.0, abs=1e-12)
+    constant = FusionNetRegressor(max_epochs=4, lr_schedule=None, random_state=0)
+    constant.fit(X, y.astype(float))
+    assert constant.optimizer_.param_groups[0]["lr"] == pytest.approx(2e-3)
+
+
+def test_the_fused_step_where_torch_has_it_unless_the_user_chose():
+    version = tuple(int(v) for v in torch.__version__.split("+")[0].split(".")[:2])
+    X, y = _data(100)
+    net = FusionNetClassifier(max_epochs=1, random_state=0).fit(X, y)
+    assert bool(net.optimizer_.defaults.get("fused")) == (version >= (2, 4))
+    chosen = FusionNetClassifier(max_epochs=1, optimizer__foreach=True, random_state=0)
+    assert not chosen.fit(X, y).optimizer_.defaults.get("fused")
+    assert not use_fused(torch.optim.SGD, "cpu", {})
+    assert not use_fused(torch.optim.AdamW, "mps", {})
+
+
+def test_a_table_of_numbers_alone_is_a_tabular_block_with_periodic_numbers():
+    rng = np.random.default_rng(0)
+    table = pd.DataFrame({"rooms": rng.normal(size=120), "age": rng.normal(size=120)})
+    y = (table["rooms"] > 0).astype(int).to_numpy()
+    X = make_modality_union({"house": (TabularEncoder(), ["rooms", "age"])}).fit_transform(table)
+    assert list(X.columns[:2]) == ["house__num:rooms", "house__num:age"]
+    net = FusionNetClassifier(max_epochs=2, random_state=0).fit(X, y)
+    (block,) = net.module_.layout
+    assert (block.kind, block.shape) == ("tabular", (2, 0))
+    assert isinstance(net.module_.branches[0].numbers, PeriodicEmbedding)
+    wide = FusionNetClassifier(max_epochs=1, random_state=0).fit(*_data(60, d=40))
+    assert all(getattr(b, "numbers", None) is None for b in wide.module_.modules())

@@ -28,11 +28,11 @@ LAYERS = [
     ["skmm._naming", "skmm._docs"],
     ["skmm._validation"],
     ["skmm._column"],
-    ["skmm._base", "skmm.cache"],
+    ["skmm._base", "skmm.cache", "skmm.store"],
     ["skmm.audio", "skmm.image", "skmm.text", "skmm.tabular"],
     ["skmm.nets", "skmm.datasets"],
     ["skmm._union"],
-    ["skmm.fusion", "skmm.evaluation"],
+    ["skmm.fusion", "skmm.evaluation", "skmm.distributed"],
     ["skmm._demo", "skmm._bench"],
     ["skmm.__main__"],
 ]

@@ -17,6 +17,7 @@ import torch
 from scipy import sparse as sp
 from torch import nn
 
+from .._naming import is_presence
 from .._validation import (
     PRECISIONS, InstanceOf, Integer, Options, Real, Satisfies, validate_params,
 )
@@ -31,6 +32,7 @@ from ._layout import warn_blocks_never_present
 from ._mlp import DROPOUT, HIDDEN_SIZES, MLP, resolve_hidden_sizes
 from ._module import MultimodalModule
 from ._operators import FUSIONS
+from ._stored import is_store, row_chunks
 
 #: The nets' ``lr_schedule`` values (besides None, a constant learning rate).
 LR_SCHEDULES = ("cosine",)
@@ -213,6 +215,8 @@ def allow_missing(net, X):
     (:func:`~skmm.nets._layout.nan_is_missing`). A lone block's NaN stays an error
     (scikit-learn's rule).
     """
+    if is_store(X):
+        return _allow_missing_store(net, X)
     names = getattr(net, "feature_names_in_", None)
     is_sparse = sp.issparse(X)
     try:
@@ -238,6 +242,22 @@ def allow_missing(net, X):
             bad[:, columns] &= ~np.isnan(X[:, columns])
     if bad.any():
         check_finite(np.where(bad, X, 0.0), names)
+
+
+def _allow_missing_store(net, store):
+    """:func:`allow_missing` for a feature store: its columns with NaN/inf were recorded
+    when it was written; only when there are some are its rows read, a chunk at a time."""
+    presence = [j for j, name in enumerate(store.columns) if is_presence(name)]
+    if not store.nonfinite_columns and not presence:
+        return
+    for start, chunk in row_chunks(store):
+        try:
+            allow_missing(net, chunk)
+        except InvalidInputError as exc:
+            raise InvalidInputError(
+                f"in the feature store '{store.path}', rows {start} to "
+                f"{start + len(chunk) - 1} (row numbers below count from {start}): {exc}"
+            ) from exc
 
 
 def _allow_missing_sparse(net, X, layout, names):

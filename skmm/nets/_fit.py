@@ -27,6 +27,7 @@ from ..exceptions import InvalidInputError
 from ._data import ArrayDataset, check_groups, check_sample_weight, resolve_schedule
 from ._inputs import validate_X
 from ._sparse import SparseDataset
+from ._stored import StoreDataset, is_store
 
 #: The training X of the fit being initialised (read by ``initialize_module``).
 _TRAINING_X = contextvars.ContextVar("skmm_training_X", default=None)
@@ -65,6 +66,12 @@ def prepare(net, X, y, reset, classes=None, sample_weight=None, groups=None):
     if sample_weight is not None:
         keep = sample_weight > 0
         if not keep.all():
+            if is_store(X):
+                raise InvalidInputError(
+                    f"sample_weight holds {int((~keep).sum())} zero weight(s); rows of a "
+                    f"feature store ({X.path}) cannot be left out of it. Give every row a "
+                    "positive weight, or write a store without those rows."
+                )
             X, y, sample_weight = X[keep], y[keep], sample_weight[keep]
             groups = None if groups is None else groups[keep]
         if np.all(sample_weight == sample_weight[0]):
@@ -75,8 +82,11 @@ def prepare(net, X, y, reset, classes=None, sample_weight=None, groups=None):
 
 
 def make_dataset(X, y=None, **kwargs):
-    """The dataset of validated rows: an :class:`ArrayDataset`, or a
-    :class:`~skmm.nets._sparse.SparseDataset` for a sparse X (never densified)."""
+    """The dataset of validated rows: an :class:`ArrayDataset`, a
+    :class:`~skmm.nets._sparse.SparseDataset` for a sparse X (never densified), or a
+    :class:`~skmm.nets._stored.StoreDataset` for a feature store (read a batch at a time)."""
+    if is_store(X):
+        return StoreDataset(X, y, **kwargs)
     if sp.issparse(X):
         return SparseDataset(X, y, **kwargs)
     return ArrayDataset(X, y, **kwargs)

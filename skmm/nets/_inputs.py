@@ -4,10 +4,12 @@ import warnings
 
 import numpy as np
 from scipy import sparse
+from sklearn.utils import check_array, column_or_1d
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import validate_data
 
 from ..exceptions import InvalidInputError
+from ..store import FeatureStore
 
 _MAX_LISTED = 10
 
@@ -151,6 +153,8 @@ def validate_X(estimator, X, y="no_validation", reset=True, y_kwargs=None):
         sparse), or ``(X, y)`` when y is given.
     """
     name = type(estimator).__name__
+    if isinstance(X, FeatureStore):
+        return _validate_store(estimator, X, y, reset, y_kwargs)
     bad = _non_numeric_columns(X)
     if bad:
         raise InvalidInputError(
@@ -190,20 +194,53 @@ def _validate_sparse(estimator, X, y, reset, y_kwargs):
                             accept_sparse="csr", ensure_all_finite=False, **(y_kwargs or {}))
     Xv = out[0] if isinstance(out, tuple) else out
     if names is not None and len(names) == Xv.shape[1]:
-        names = np.asarray(names, dtype=object)
-        if reset:
-            estimator.feature_names_in_ = names
-        else:
-            fitted = getattr(estimator, "feature_names_in_", None)
-            if fitted is not None and not np.array_equal(fitted, names):
-                differ = np.flatnonzero(fitted != names)
-                raise InvalidInputError(
-                    f"X's column names differ from those seen at fit, first at column "
-                    f"{differ[0]} ({names[differ[0]]!r}, at fit {fitted[differ[0]]!r}). Fix: "
-                    "transform X with the same pipeline as at fit, or refit the net."
-                )
+        _set_or_check_names(estimator, names, reset)
     estimator._check_values(Xv)
     return out
+
+
+def _set_or_check_names(estimator, names, reset):
+    """Keep ``names`` as ``feature_names_in_`` (fit) or refuse names that differ (predict)."""
+    names = np.asarray(names, dtype=object)
+    if reset:
+        estimator.feature_names_in_ = names
+        return
+    fitted = getattr(estimator, "feature_names_in_", None)
+    if fitted is not None and not np.array_equal(fitted, names):
+        differ = np.flatnonzero(fitted != names)
+        raise InvalidInputError(
+            f"X's column names differ from those seen at fit, first at column "
+            f"{differ[0]} ({names[differ[0]]!r}, at fit {fitted[differ[0]]!r}). Fix: "
+            "transform X with the same pipeline as at fit, or refit the net."
+        )
+
+
+def _validate_store(estimator, store, y, reset, y_kwargs):
+    """A :class:`~skmm.store.FeatureStore` X, never read whole: its column names become
+    ``feature_names_in_``; y is checked as scikit-learn checks it, one label per row."""
+    if reset:
+        estimator.n_features_in_ = store.n_features
+    elif store.n_features != estimator.n_features_in_:
+        raise InvalidInputError(
+            f"the feature store X ({store.path}) has {store.n_features} features, but "
+            f"{type(estimator).__name__} is expecting {estimator.n_features_in_}. Fix: write "
+            "the store with the same pipeline as the net was fitted on, or refit the net."
+        )
+    _set_or_check_names(estimator, store.columns, reset)
+    estimator._check_values(store)
+    if isinstance(y, str) and y == "no_validation" or y is None:
+        return store
+    y_kwargs = y_kwargs or {}
+    y = check_array(y, ensure_2d=False, dtype="numeric" if y_kwargs.get("y_numeric") else None,
+                    input_name="y")
+    if not y_kwargs.get("multi_output"):
+        y = column_or_1d(y, warn=True)
+    if len(y) != store.n_rows:
+        raise InvalidInputError(
+            f"y holds {len(y)} rows, the feature store X ({store.path}) {store.n_rows}: "
+            "give one target per row of the store, in its order."
+        )
+    return store, y
 
 
 def check_finite(X, feature_names=None):

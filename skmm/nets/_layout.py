@@ -235,44 +235,95 @@ def block_statistics(layout, X):
     0 and 1 for category codes); ``vocab_sizes[i]`` is one more than the largest token id
     of a token block, and for a tabular block the tuple of one more than the largest code
     of each code column (its number of categories, 0 included).
+
+    X (an array, a CSR matrix or a :class:`~skmm.store.FeatureStore`) is read in chunks
+    of rows, twice (sums, then squared deviations from the mean, in float64), so a store
+    larger than memory gives the same statistics as the same rows in memory.
     """
-    stats, vocab_sizes = [], []
-    for block in layout:
+    from ._stored import row_chunks
+
+    moments = [_BlockMoments(block) for block in layout]
+    for _, chunk in row_chunks(X):
+        for m in moments:
+            m.add(chunk)
+    if any(m.groups is not None for m in moments):
+        for _, chunk in row_chunks(X):
+            for m in moments:
+                m.add_squares(chunk)
+    return [m.stats() for m in moments], [m.vocab_size() for m in moments]
+
+
+class _BlockMoments:
+    """The running sums of one block's statistics over chunks of rows."""
+
+    def __init__(self, block):
+        self.block, self.top = block, None
+        self.groups = None  # per group (column, or frames' channel): values seen, sum, ssd
+        if block.kind not in ("sparse", "tokens"):
+            width = len(block.columns)
+            self.groups = block.shape[0] if block.kind == "frames" else width
+            self.repeat = width // self.groups
+            self.count, self.total, self.ssd = (np.zeros(self.groups) for _ in range(3))
+
+    def _values(self, chunk):
+        block = self.block
+        rows = column(chunk, block.mask) > 0.5 if block.mask is not None else slice(None)
+        return dense_columns(chunk, block.columns, rows)
+
+    def _grouped(self, values):
+        return values.reshape(len(values), self.groups, self.repeat).astype(np.float64)
+
+    def add(self, chunk):
+        block = self.block
         if block.kind == "sparse":  # bags of non-zeros, neither standardised nor embedded
-            stats.append(None)
-            vocab_sizes.append(None)
-            continue
-        rows = column(X, block.mask) > 0.5 if block.mask is not None else slice(None)
-        values = dense_columns(X, block.columns, rows)
+            return
+        values = self._values(chunk)
+        if block.kind in ("tokens", "tabular"):
+            ids = values if block.kind == "tokens" else values[:, block.shape[0]:]
+            if len(ids):
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", RuntimeWarning)  # an all-NaN column
+                    top = np.nanmax(ids) if block.kind == "tokens" else np.nanmax(ids, axis=0)
+                self.top = top if self.top is None else np.fmax(self.top, top)
+        if self.groups is not None:
+            grouped = self._grouped(values)
+            present = ~np.isnan(grouped)
+            self.count += present.sum(axis=(0, 2))
+            self.total += np.where(present, grouped, 0.0).sum(axis=(0, 2))
+
+    def add_squares(self, chunk):
+        if self.groups is None:
+            return
+        grouped = self._grouped(self._values(chunk))
+        deviation = grouped - self._mean()[None, :, None]
+        self.ssd += np.where(np.isnan(deviation), 0.0, deviation ** 2).sum(axis=(0, 2))
+
+    def _mean(self):
+        return np.divide(self.total, self.count, out=np.zeros(self.groups), where=self.count > 0)
+
+    def stats(self):
+        if self.groups is None:
+            return None
+        shift = self._mean()
+        scale = np.sqrt(np.divide(self.ssd, self.count, out=np.ones(self.groups),
+                                  where=self.count > 0))
+        scale = np.where(np.isfinite(scale) & (scale > 1e-6), scale, 1.0)
+        shift = np.nan_to_num(shift, posinf=0.0, neginf=0.0)
+        if self.block.kind == "tabular":  # codes are embedded, not standardised
+            shift[self.block.shape[0]:], scale[self.block.shape[0]:] = 0.0, 1.0
+        return (np.repeat(shift, self.repeat).astype(np.float32),
+                np.repeat(scale, self.repeat).astype(np.float32))
+
+    def vocab_size(self):
+        block = self.block
         if block.kind == "tokens":
-            stats.append(None)
-            top = np.nanmax(values) if values.size else 1
-            vocab_sizes.append(int(max(2, (top if np.isfinite(top) else 1) + 1)))
-            continue
+            top = 1 if self.top is None or not np.isfinite(self.top) else self.top
+            return int(max(2, top + 1))
         if block.kind == "tabular":
-            n_numbers = block.shape[0]
-            codes = values[:, n_numbers:]
-            top = np.nanmax(codes, axis=0) if len(codes) else np.zeros(codes.shape[1])
-            vocab_sizes.append(tuple(int(max(2, t + 1)) for t in np.nan_to_num(top)))
-        else:
-            vocab_sizes.append(None)
-        # features, tabular and pixels: per column; frames: per channel (band)
-        groups = block.shape[0] if block.kind == "frames" else values.shape[1]
-        repeat = values.shape[1] // groups
-        if values.shape[0] == 0:
-            shift, scale = np.zeros(groups), np.ones(groups)
-        else:
-            grouped = (
-                values.reshape(len(values), groups, repeat).transpose(1, 0, 2).reshape(groups, -1)
-            )
-            shift = np.nan_to_num(np.nanmean(grouped, axis=1))
-            scale = np.nan_to_num(np.nanstd(grouped, axis=1), nan=1.0)
-        scale = np.where(scale > 1e-6, scale, 1.0)
-        if block.kind == "tabular":  # codes are embedded, not standardised
-            shift[block.shape[0]:], scale[block.shape[0]:] = 0.0, 1.0
-        stats.append((np.repeat(shift, repeat).astype(np.float32),
-                      np.repeat(scale, repeat).astype(np.float32)))
-    return stats, vocab_sizes
+            n_codes = len(block.columns) - block.shape[0]
+            top = np.zeros(n_codes) if self.top is None else np.nan_to_num(self.top)
+            return tuple(int(max(2, t + 1)) for t in top)
+        return None
 
 
 def column(X, j):
@@ -314,7 +365,7 @@ def check_presence_column(values, block, feature_names=None):
 def warn_blocks_never_present(layout, X, feature_names=None):
     """Warn about each block whose presence column is 0 in every training row."""
     for block in layout:
-        if block.mask is None or X.shape[0] == 0 or (column(X, block.mask) == 1).any():
+        if block.mask is None or X.shape[0] == 0 or _ever_present(X, block.mask):
             continue
         where = feature_names[block.mask] if feature_names is not None else f"column {block.mask}"
         warnings.warn(
@@ -324,3 +375,10 @@ def warn_blocks_never_present(layout, X, feature_names=None):
             "presence columns out of it (the net standardises each block itself).",
             UserWarning, stacklevel=2,
         )
+
+
+def _ever_present(X, mask):
+    """Whether the presence column ``mask`` of X is 1 in some row (X read in chunks)."""
+    from ._stored import row_chunks
+
+    return any((column(chunk, mask) == 1).any() for _, chunk in row_chunks(X))

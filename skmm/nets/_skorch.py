@@ -43,7 +43,6 @@ from ._fit import fit_data, make_dataset, prepare, training_input
 from ._netdocs import NET_DOCS
 from ._inputs import validate_X
 from ._loss import net_loss
-from ._sparse import SparseDataset
 from ._targets import auto_nonlinearity, identity
 
 #: Fraction of the training rows held out when ``early_stopping`` needs a validation split.
@@ -266,7 +265,7 @@ class FusionNetBase:
         seed = None
         if hasattr(self, "seed_"):
             seed = self.seed_ + len(self.history or ())
-        if isinstance(base, SparseDataset):
+        if hasattr(base, "loader"):  # a sparse X or a store: rows read a batch at a time
             return base.loader(indices, batch_size, shuffle=kwargs.get("shuffle", training),
                                drop_last=kwargs.get("drop_last", False), seed=seed)
         X_t, y_t = base.tensors(indices)

@@ -25,6 +25,7 @@ BENCHMARKS = {
     "tabular": ("accuracy", ("cpu",)),
     "targets": ("accuracy", ("cpu",)),
     "real": ("accuracy", ("cpu",)),
+    "scale": ("time", ("cpu",)),
 }
 #: What runs without --only, per protocol.
 DEFAULTS = {"cpu": ("audio", "head", "image", "search"), "gpu": ("head", "image", "audio")}
@@ -51,6 +52,9 @@ accuracy benchmarks (only with --only): text (AG News), fusion (AV-Digits hard, 
         real (the nets at their defaults and with the recipe against LR/Ridge,
         HistGradientBoosting, scikit-learn's MLP, TF-IDF + LR and, when installed, RealMLP
         and TabM: Adult, California housing, AG News, AV-Digits speaker folds).
+scaling benchmark (only with --only): scale (extraction in one process and on 2 Dask workers,
+        training from memory and from a FeatureStore, at 10^4, 10^5 and 10^6 generated rows:
+        rows/s, peak memory, growth; ~20 min, needs skmm[distributed]).
 Real-data benchmarks read the data home (SKMM_DATA, see skmm.datasets) and are skipped with
 a message when it lacks their data. Results are marked NOISY when the load average went
 above the usable cores during the run (accuracy results too: their times are then not a

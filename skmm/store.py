@@ -1,8 +1,10 @@
 """A feature store: rows of named float32 features on disk, read a batch at a time.
 
 The nets train from a :class:`FeatureStore` as they do from an array (same blocks, same
-seeds, same predictions) without holding its rows in memory: each batch is read from a
-memory map and the pages read are given back to the system as training goes on, so the
+seeds, same predictions) without holding its rows in memory: each batch's rows are read
+with positioned reads (``preadv``; consecutive rows in one read) through the system's file
+cache. Nothing is memory-mapped (a map's pages count in the process's resident memory, and
+the kernel maps whole large pages of the file cache around each row read), so the
 process's memory is bounded by the batch and the model, not by the rows.
 
 On disk, a store is one folder::
@@ -17,7 +19,6 @@ per folder; readers never modify it.
 """
 
 import json
-import mmap
 import os
 import re
 import zlib
@@ -34,10 +35,7 @@ DATA_FILE = "features.f32"
 META_FILE = "store.json"
 TMP_SUFFIX = ".tmp"
 #: Rows per chunk when a store is read or written sequentially.
-CHUNK_ROWS = 65_536
-#: Bytes of pages a reader touches before it gives them back (``madvise(MADV_DONTNEED)``).
-RELEASE_BYTES = 128 * 2**20
-_PAGE = mmap.PAGESIZE
+CHUNK_ROWS = 16_384
 
 
 class FeatureStore:
@@ -110,8 +108,7 @@ class FeatureStore:
                 f"its {META_FILE} promises {expected} ({self.n_rows} rows x "
                 f"{len(self.columns)} float32 columns). Write the store again."
             )
-        self._array = self._mmap = None
-        self._touched = 0
+        self._fd = None
 
     # ---- what it holds ----------------------------------------------------------------
     @property
@@ -143,48 +140,64 @@ class FeatureStore:
         return hash(os.path.abspath(self.path))
 
     # ---- reading ----------------------------------------------------------------------
-    def _rows_array(self):
-        if self._array is None:
-            if self.nbytes == 0:
-                self._array = np.empty(self.shape, dtype=np.float32)
-            else:
-                with open(os.path.join(self.path, DATA_FILE), "rb") as fh:
-                    self._mmap = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
-                self._array = np.frombuffer(self._mmap, dtype="<f4").reshape(self.shape)
-        return self._array
+    def _file(self):
+        if self._fd is None:  # opened once per process (a pickle carries the path only)
+            self._fd = os.open(os.path.join(self.path, DATA_FILE), os.O_RDONLY)
+        return self._fd
 
-    def _release(self, n_rows_read, contiguous):
-        """Give the pages read back to the system once enough were touched."""
-        row_bytes = self.n_features * 4
-        self._touched += n_rows_read * (row_bytes if contiguous else max(row_bytes, _PAGE))
-        if self._touched >= RELEASE_BYTES and self._mmap is not None:
-            self._touched = 0
-            if hasattr(self._mmap, "madvise") and hasattr(mmap, "MADV_DONTNEED"):
-                self._mmap.madvise(mmap.MADV_DONTNEED)
+    def __del__(self):
+        if getattr(self, "_fd", None) is not None:
+            os.close(self._fd)
+
+    def _read_runs(self, starts, lengths, out):
+        """Read runs of consecutive rows (``starts[i]``, ``lengths[i]`` rows) into ``out``."""
+        fd, row_bytes = self._file(), self.n_features * 4
+        view, position = memoryview(out).cast("B"), 0
+        for start, length in zip(starts.tolist(), lengths.tolist()):
+            size = length * row_bytes
+            done = os.preadv(fd, [view[position:position + size]], start * row_bytes)
+            if done != size:
+                raise InvalidInputError(
+                    f"the feature store '{self.path}' ended early: {done} of {size} bytes read "
+                    f"at row {start}. It was changed or truncated after it was opened; write "
+                    "it again.")
+            position += size
 
     def rows(self, indices):
-        """The rows ``indices`` (any order, repeats allowed) as a float32 array."""
-        indices = np.asarray(indices, dtype=np.int64)
+        """The rows ``indices`` (any order, repeats allowed) as a float32 array.
+
+        Read with positioned reads through the system's file cache (consecutive rows in one
+        read), never mapped into the process: its memory holds the rows returned, nothing
+        more, however large the store.
+        """
+        indices = np.asarray(indices, dtype=np.int64).ravel()
         if indices.size and (indices.min() < -self.n_rows or indices.max() >= self.n_rows):
             raise IndexError(
                 f"row index out of range for the feature store '{self.path}' "
                 f"({self.n_rows} rows): {int(indices.min())}..{int(indices.max())}."
             )
-        out = np.asarray(self._rows_array()[indices], dtype=np.float32)
-        self._release(len(indices), contiguous=False)
-        return out
+        indices = np.where(indices < 0, indices + self.n_rows, indices)
+        wanted, inverse = np.unique(indices, return_inverse=True)
+        out = np.empty((len(wanted), self.n_features), dtype=np.float32)
+        if len(wanted) and self.n_features:
+            breaks = np.flatnonzero(np.diff(wanted) != 1) + 1
+            starts = wanted[np.r_[0, breaks]]
+            lengths = np.diff(np.r_[0, breaks, len(wanted)])
+            self._read_runs(starts, lengths, out)
+        return out if len(wanted) == len(indices) and (wanted == indices).all() else out[inverse]
 
     def iter_chunks(self, chunk_rows=CHUNK_ROWS):
         """Yield ``(start, rows)`` over the store in order, ``chunk_rows`` rows at a time."""
-        array = self._rows_array()
         for start in range(0, self.n_rows, int(chunk_rows)):
-            chunk = np.array(array[start:start + int(chunk_rows)], dtype=np.float32)
-            self._release(len(chunk), contiguous=True)
+            length = min(int(chunk_rows), self.n_rows - start)
+            chunk = np.empty((length, self.n_features), dtype=np.float32)
+            if chunk.size:
+                self._read_runs(np.array([start]), np.array([length]), chunk)
             yield start, chunk
 
     def to_numpy(self):
         """All the rows in memory (for a store that fits)."""
-        return np.array(self._rows_array(), dtype=np.float32)
+        return self.rows(np.arange(self.n_rows))
 
     def verify(self):
         """Recompute the CRC-32 of the rows; raise :class:`InvalidInputError` if it differs

@@ -230,3 +230,32 @@ def test_a_streamed_fit_killed_in_the_middle_leaves_the_store_intact(features, t
     np.testing.assert_array_equal(reopened.to_numpy(), big.to_numpy())
     net = FusionNetClassifier(max_epochs=1, random_state=0).fit(reopened, np.tile(y, 20))
     assert net.score(reopened, np.tile(y, 20)) > 0.3
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/clear_refs"), reason="Linux peak-RSS reset")
+def test_a_streamed_fit_holds_the_batch_and_the_model_not_the_rows(tmp_path):
+    # 60,000 rows x 256 features = 61 MB on disk; the fit from the store must add far less
+    # than that to the process's peak memory
+    result = _run("""
+        import sys, numpy as np
+        from skmm.nets import FusionNetClassifier
+        from skmm.store import FeatureStore
+        rng = np.random.default_rng(0)
+        chunks = (rng.standard_normal((5_000, 256), dtype=np.float32) for _ in range(12))
+        store = FeatureStore.write(sys.argv[1], chunks, columns=[f"x{j}" for j in range(256)])
+        y = (np.arange(len(store)) % 2)
+        def net():
+            return FusionNetClassifier(max_epochs=1, batch_size=512, early_stopping=None,
+                                       hidden_sizes=(32,), random_state=0)
+        net().fit(store.rows(np.arange(1024)), y[:1024])  # one-time allocations first
+        def status(field):
+            return int(next(l for l in open("/proc/self/status") if l.startswith(field)).split()[1])
+        open("/proc/self/clear_refs", "w").write("5")
+        start = status("VmRSS")
+        net().fit(store, y)
+        print("ADDED_MB", (status("VmHWM") - start) / 1024, store.nbytes / 2**20)
+    """, tmp_path / "s", timeout=300)
+    assert "ADDED_MB" in result.stdout, result.stderr
+    added, size = map(float, result.stdout.split("ADDED_MB")[1].split())
+    assert size > 55
+    assert added < size / 2, (added, size)

@@ -344,7 +344,41 @@ def render_real(results):
                      body, "lrrrrrr") + ["", note]
 
 
+SCALE_PHASES = ("extraction, one process", "extraction, 2 Dask workers",
+                "training 1 epoch, rows in memory", "training 1 epoch, from the store")
+
+
+def render_scale(results):
+    """Extraction and training as the rows grow, from ``scale.md``."""
+    res = results.get("scale")
+    if res is None:
+        return ["(`benchmarks/results/scale.md` not written yet: `python -m skmm bench --only "
+                "scale`)"]
+    measured = res.table("Results")
+    sizes = list(dict.fromkeys(r["rows"] for r in measured))
+    growth = {r["phase"]: r for r in res.table("Growth")}
+    body = []
+    for phase in SCALE_PHASES:
+        rows = {r["rows"]: r for r in measured if r["phase"] == phase}
+        body.append([phase, *(rows[n]["rows/s"] for n in sizes),
+                     rows[sizes[-1]]["peak memory added (MB)"],
+                     f"{fmt(growth[phase]['time ratio'].rstrip('x'), 2)}x"])
+    last = res.table("Dask against")[-1]
+    note = (f"(`benchmarks/results/scale.md`; rows/s of one run per phase and size, each in a "
+            f"fresh process; growth = time at {sizes[-1]} rows / time at {sizes[-2]} rows. At "
+            f"{last['rows']} rows: 2 Dask workers extract "
+            f"{fmt(last['2 Dask workers: speed-up'].rstrip('x'), 2)}x as fast as one process; training from "
+            f"the store takes {fmt(last['training from the store: time ratio'].rstrip('x'), 2)}x the time "
+            "of the rows in memory"
+            + ("; the file is marked NOISY: the times are indicative only)" if res.noisy
+               else ")"))
+    return _markdown(["phase", *(f"rows/s at {n}" for n in sizes),
+                      f"peak memory added at {sizes[-1]} (MB)", "growth"],
+                     body, "l" + "r" * (len(sizes) + 2)) + ["", note]
+
+
 RENDERERS = {
+    "scale": render_scale,
     "real": render_real,
     "loads": render_loads,
     "audio": render_audio,

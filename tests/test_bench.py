@@ -396,6 +396,22 @@ def test_targets_end_to_end_at_tiny_sizes(tmp_path, capsys):
     assert re.search(r"^targets +\| held-out R², thousands +\| R²", out, flags=re.M)
 
 
+@pytest.mark.slow
+@pytest.mark.skipif(not os.path.exists("/proc/self/clear_refs"), reason="Linux peak-RSS reset")
+def test_scale_end_to_end_at_tiny_sizes(tmp_path, capsys):
+    pytest.importorskip("distributed")
+    pytest.importorskip("pyarrow")
+    from skmm._bench import scale
+
+    code = main(["bench", "--only", "scale", "--tiny", "--results", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    text = (tmp_path / "scale_tiny.md").read_text()
+    for phase in scale.PHASES:  # a row per phase and size, and its growth
+        assert text.count(f"| {phase} | ") == len(scale.SIZES["tiny"]["rows"]) + 1, phase
+    assert "equal the local run's bit for bit" in text
+
+
 def _tables_home():
     """The data home when it holds Adult and California housing; skips (fails in CI) without."""
     from skmm.datasets import get_data_home

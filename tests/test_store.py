@@ -82,6 +82,16 @@ def test_a_regressor_with_weights_and_groups_streams_too(features, tmp_path):
     np.testing.assert_array_equal(b.predict(store), a.predict(F))
 
 
+def test_a_balanced_fit_with_groups_streams_too(features, tmp_path):
+    F, y = features
+    store = FeatureStore.from_frame(F, tmp_path / "s")
+    groups = np.arange(len(y)) % 5
+    a = FusionNetClassifier(max_epochs=2, random_state=0).fit(F, y, groups=groups)
+    b = FusionNetClassifier(max_epochs=2, random_state=0).fit(store, y, groups=groups)
+    assert b.balance_in_use_ == "ume"  # "auto" with groups
+    np.testing.assert_array_equal(b.predict_proba(store), a.predict_proba(F))
+
+
 def test_a_store_with_other_columns_or_rows_is_refused(features, tmp_path):
     F, y = features
     net = FusionNetClassifier(max_epochs=1, random_state=0).fit(F, y)

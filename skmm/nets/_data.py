@@ -163,6 +163,26 @@ class SliceLoader:
                 wb = None if w is None else w.index_select(0, idx)
             yield (Xb if wb is None else {ROWS: Xb, "sample_weight": wb}), yb
 
+    def host_batches(self, n, read_rows):
+        """The batches of ``n`` rows kept on the host (a sparse X, a feature store): the
+        same order as :meth:`__iter__`; ``read_rows(idx)`` gives the X rows of the positions
+        ``idx`` (an int ndarray), y and the weights are sliced here."""
+        b = self.batch_size
+        stop = n - n % b if self.drop_last else n
+        order = torch.randperm(n, generator=self.generator) if self.shuffle else None
+        for start in range(0, stop, b):
+            idx = (np.arange(start, min(start + b, n)) if order is None
+                   else order[start:start + b].numpy())
+            Xb, t_idx = read_rows(idx), None
+            if self.y is not None or self.sample_weight is not None:
+                device = (self.y if self.y is not None else self.sample_weight).device
+                t_idx = torch.as_tensor(idx, dtype=torch.long, device=device)
+            yb = None if self.y is None else self.y.index_select(0, t_idx)
+            if self.sample_weight is None:
+                yield Xb, yb
+            else:
+                yield {ROWS: Xb, "sample_weight": self.sample_weight.index_select(0, t_idx)}, yb
+
 
 def split_batch_X(X):
     """``(rows, sample_weight)`` of a batch's X: a weighted batch's dict, or the rows alone

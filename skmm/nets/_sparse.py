@@ -23,7 +23,7 @@ from scipy import sparse as sp
 from torch import nn
 
 from ._branches import register_branch
-from ._data import ROWS, ArrayDataset, SliceLoader
+from ._data import ArrayDataset, SliceLoader
 
 
 def csr_rows(X, rows=None):
@@ -91,22 +91,7 @@ class SparseSliceLoader(SliceLoader):
     contract, a weighted batch's X being the dict with ``sample_weight``)."""
 
     def __iter__(self):
-        n, b = self.X.shape[0], self.batch_size
-        stop = n - n % b if self.drop_last else n
-        order = torch.randperm(n, generator=self.generator) if self.shuffle else None
-        for start in range(0, stop, b):
-            idx = np.arange(start, min(start + b, n)) if order is None else \
-                order[start:start + b].numpy()
-            Xb = csr_rows(self.X, idx)
-            t_idx = None
-            if self.y is not None or self.sample_weight is not None:
-                device = (self.y if self.y is not None else self.sample_weight).device
-                t_idx = torch.as_tensor(idx, dtype=torch.long, device=device)
-            yb = None if self.y is None else self.y.index_select(0, t_idx)
-            if self.sample_weight is None:
-                yield Xb, yb
-            else:
-                yield {ROWS: Xb, "sample_weight": self.sample_weight.index_select(0, t_idx)}, yb
+        return self.host_batches(self.X.shape[0], lambda idx: csr_rows(self.X, idx))
 
 
 class SparseSplitter(nn.Module):

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from ..store import CHUNK_ROWS, FeatureStore
-from ._data import ROWS, ArrayDataset, SliceLoader
+from ._data import ArrayDataset, SliceLoader
 
 
 def is_store(X):
@@ -99,22 +99,8 @@ class StoreSliceLoader(SliceLoader):
         super().__init__(_Length(len(self.rows)), y, batch_size, **kwargs)
 
     def __iter__(self):
-        n, b = len(self.rows), self.batch_size
-        stop = n - n % b if self.drop_last else n
-        order = torch.randperm(n, generator=self.generator) if self.shuffle else None
-        for start in range(0, stop, b):
-            idx = (np.arange(start, min(start + b, n)) if order is None
-                   else order[start:start + b].numpy())
-            Xb = torch.from_numpy(self.store.rows(self.rows[idx]))
-            t_idx = None
-            if self.y is not None or self.sample_weight is not None:
-                device = (self.y if self.y is not None else self.sample_weight).device
-                t_idx = torch.as_tensor(idx, dtype=torch.long, device=device)
-            yb = None if self.y is None else self.y.index_select(0, t_idx)
-            if self.sample_weight is None:
-                yield Xb, yb
-            else:
-                yield {ROWS: Xb, "sample_weight": self.sample_weight.index_select(0, t_idx)}, yb
+        return self.host_batches(
+            len(self.rows), lambda idx: torch.from_numpy(self.store.rows(self.rows[idx])))
 
 
 class _Length:

@@ -1,5 +1,6 @@
 """Every docstring example in skmm and every Python block of the README runs."""
 
+import ast
 import doctest
 import importlib
 import importlib.util
@@ -24,12 +25,25 @@ def _modules():
 
 def _missing_imports(test):
     """Top-level modules that a docstring's examples import and this environment lacks
-    (an optional extra, e.g. matplotlib in CI's oldest-dependencies job)."""
+    (an optional extra, e.g. matplotlib or dask in CI's oldest-dependencies job). Every
+    module of a statement counts: ``import tempfile, dask`` needs dask."""
     missing = set()
     for example in test.examples:
-        for module in re.findall(r"^\s*(?:import|from)\s+(\w+)", example.source, flags=re.M):
-            if importlib.util.find_spec(module) is None:
-                missing.add(module)
+        try:
+            tree = ast.parse(example.source)
+        except SyntaxError:
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                modules = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                modules = [node.module]
+            else:
+                continue
+            for module in modules:
+                top = module.split(".")[0]
+                if importlib.util.find_spec(top) is None:
+                    missing.add(top)
     return missing
 
 

@@ -29,12 +29,12 @@ def test_a_small_fit_keeps_every_row_and_batches_of_128():
     assert net.history[-1, "train_batch_count"] == 3  # 300 rows in batches of 128
 
 
-def test_a_large_fit_holds_a_fifth_out_and_batches_of_512():
+def test_a_large_fit_holds_a_tenth_out_and_batches_of_512():
     X, y = _data(LARGE_FIT_ROWS)
     net = FusionNetClassifier(max_epochs=1, random_state=0).fit(X, y)
     assert (net.batch_size_, net.early_stopping_) == (512, 5)
     assert "valid_loss" in net.history[-1]
-    assert net.history[-1, "train_batch_count"] == int(np.ceil(0.8 * LARGE_FIT_ROWS / 512))
+    assert net.history[-1, "train_batch_count"] == int(np.ceil(0.9 * LARGE_FIT_ROWS / 512))
     given = FusionNetClassifier(max_epochs=1, batch_size=64, early_stopping=None,
                                 random_state=0).fit(X, y)
     assert (given.batch_size_, given.early_stopping_) == (64, None)

@@ -293,7 +293,8 @@ def test_the_validation_loss_is_weighted(monkeypatch):
     X, y = blobs(100)
     w = np.where(np.arange(100) % 2 == 0, 5.0, 1.0)
     net = FusionNetClassifier(max_epochs=2, early_stopping=5, **FAST).fit(X, y, sample_weight=w)
-    _, valid = netbase.validation_indices(100, 0.2, net.seed_, y=y, stratify=True)
+    _, valid = netbase.validation_indices(100, netbase._EARLY_STOPPING_FRACTION, net.seed_, y=y,
+                                          stratify=True)
     logits = torch.as_tensor(np.log(net.predict_proba(X[valid].astype(np.float32))))
     rows = torch.nn.functional.nll_loss(logits, torch.as_tensor(y[valid]), reduction="none")
     weights = torch.as_tensor(w[valid], dtype=torch.float32)

@@ -132,7 +132,7 @@ def fusion_net(X, y, hidden, batch_size, epochs, device, optimizer):
     from skmm.nets import FusionNetClassifier
 
     # the loop's work and arithmetic: every row trained on (from 10,000 rows the nets'
-    # default holds a fifth out for early stopping), a constant learning rate and torch's
+    # default holds a tenth out for early stopping), a constant learning rate and torch's
     # default implementation of the optimizer (not the nets' cosine and fused step)
     net = FusionNetClassifier(hidden_sizes=hidden, dropout=0.1, optimizer=optimizer, lr=LR,
                               batch_size=batch_size, max_epochs=epochs, device=device,

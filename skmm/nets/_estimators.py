@@ -7,7 +7,7 @@ with the scikit-learn contract tightened (see :mod:`._skorch` for how):
   columns, NaN/inf, number of features) and cast to float32 once;
 * no internal validation split by default below 10,000 rows (``train_split=None``,
   ``early_stopping="auto"``), so a small CV fold is not silently shrunk; from 10,000 rows,
-  or with ``early_stopping=k``, a (stratified) fifth is held out, with patience 5 or k;
+  or with ``early_stopping=k``, a (stratified) tenth is held out, with patience 5 or k;
 * ``device="auto"`` is resolved at fit into ``device_``; the parameter is never changed;
 * batches are index slices of whole tensors, not collated items;
 * a fixed ``random_state`` gives the same fit on the CPU.

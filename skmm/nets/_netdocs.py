@@ -111,10 +111,10 @@ NET_DOCS = {
     train_split : None or callable, default=None
         skorch's internal validation split. None keeps all rows for training.
     early_stopping : "auto", None or int, default="auto"
-        Patience in epochs: holds out 20% of the rows (stratified for a classifier) and
+        Patience in epochs: holds out 10% of the rows (stratified for a classifier) and
         stops when the validation loss has not improved for that many epochs, keeping the
         best weights. "auto": None (every row trained on, for all ``max_epochs``) below
-        10,000 training rows, 5 from there, where a held-out fifth is a reliable judge
+        10,000 training rows, 5 from there, where a held-out tenth is a reliable judge
         (see ``early_stopping_`` and ``benchmarks/results/real_ablation.md``).
     lr_schedule : "cosine" or None, default="cosine"
         "cosine": the learning rate falls from ``lr`` to 0 along a half cosine over

@@ -18,6 +18,8 @@ from skmm.distributed import extract_to_parquet
 from skmm.exceptions import InvalidInputError
 from skmm.store import FeatureStore
 
+from _ray import local_ray
+
 distributed = pytest.importorskip("distributed")
 dd = pytest.importorskip("dask.dataframe")
 pytest.importorskip("pyarrow")
@@ -151,15 +153,9 @@ def test_refuses_other_inputs_and_a_folder_with_parquet(tmp_path):
 
 @pytest.fixture(scope="module")
 def ray_data():
-    ray = pytest.importorskip("ray")
     pytest.importorskip("ray.data")
-    ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    try:
+    with local_ray(sys.modules[__name__], log_to_driver=False) as ray:
         yield ray
-    finally:
-        ray.shutdown()
-        ray.cloudpickle.unregister_pickle_by_value(sys.modules[__name__])
 
 
 @pytest.mark.slow

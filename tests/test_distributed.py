@@ -23,6 +23,8 @@ from skmm import AudioMFCC, FusionNetClassifier, ImagePixels, make_modality_unio
 from skmm._base import BaseExtractor
 from skmm.datasets import make_multimodal_classification
 
+from _ray import local_ray
+
 distributed = pytest.importorskip("distributed")
 joblib = pytest.importorskip("joblib")
 
@@ -190,18 +192,11 @@ def test_dask_processes_search_over_skmm_net_matches_local(process_client, local
 
 @pytest.fixture(scope="module")
 def ray_local():
-    ray = pytest.importorskip("ray")
-    from ray.util.joblib import register_ray
+    with local_ray(sys.modules[__name__]) as ray:
+        from ray.util.joblib import register_ray
 
-    # Ray workers do not see the tests folder on their path: ship _scores by value
-    ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
-    ray.init(num_cpus=2, include_dashboard=False)
-    register_ray()
-    try:
+        register_ray()
         yield ray
-    finally:
-        ray.shutdown()
-        ray.cloudpickle.unregister_pickle_by_value(sys.modules[__name__])
 
 
 @pytest.mark.slow

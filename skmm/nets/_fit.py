@@ -47,7 +47,8 @@ def prepare(net, X, y, reset, classes=None, sample_weight=None, groups=None):
     normalised by the batch's weight sum, so they are the unweighted fit); the others
     are scaled to mean 1, in float32. With ``reset`` (a fresh fit), the device, the
     precision, the seed, the batch size and the patience are resolved into ``device_``,
-    ``amp_dtype_``, ``seed_``, ``batch_size_`` and ``early_stopping_``.
+    ``amp_dtype_``, ``seed_``, ``batch_size_`` and ``early_stopping_``, and the rows
+    counted in ``n_fit_rows_``.
     """
     net._check_params()
     X, y = validate_X(net, X, y, reset=reset, y_kwargs=net._y_kwargs(y))
@@ -61,6 +62,7 @@ def prepare(net, X, y, reset, classes=None, sample_weight=None, groups=None):
         net.seed_ = draw_seed(net.random_state)
         net.batch_size_, net.early_stopping_ = resolve_schedule(
             net.batch_size, net.early_stopping, X.shape[0])
+        net.n_fit_rows_ = int(X.shape[0])
     sample_weight = net._weigh_rows(y, sample_weight, reset)
     y = net._transform_targets(y, sample_weight, reset)
     if sample_weight is not None:

@@ -48,7 +48,9 @@ NET_DOCS = {
         (used as it is). The operator's hyperparameters are set as ``fusion__<name>``
         (``fusion__rank=8``), and tuned by ``GridSearchCV`` alike. Every built-in
         operator ignores missing modalities (their presence columns are 0). With a plain
-        X of one block and "concat", the module is an MLP over the row.
+        X of one block and "concat", the module is an MLP over the row; from 1,500 rows
+        of at most 32 columns, a table of numbers: a tabular branch, each number
+        embedded, under a linear head (see ``n_fit_rows_``).
     modalities : dict or None, default=None
         Explicit blocks ``{{name: slice, positions, boolean mask or column names}}``; None
         finds them from the column-name prefixes of a DataFrame (a plain array is one block).
@@ -149,6 +151,11 @@ NET_DOCS = {
         The batch size this fit used: ``batch_size``, with "auto" resolved.
     early_stopping_ : int or None
         The patience this fit used: ``early_stopping``, with "auto" resolved.
+    n_fit_rows_ : int
+        Rows of the fit (before a held-out split). Below 1,500, "auto" embeds no numbers
+        (``branches__numeric_embedding``); from 1,500, a plain X of at most 32 columns is
+        read as a table of numbers (a tabular branch under a linear head, each number
+        embedded), not by the MLP over the row (see :func:`skmm.nets._build.reads_as_table`).
     history_ : skorch History
     layout_ : tuple of Block
         The modality blocks found in X (name, columns, kind, shape, presence column), when

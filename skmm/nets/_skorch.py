@@ -45,10 +45,8 @@ from ._inputs import validate_X
 from ._loss import net_loss
 from ._targets import auto_nonlinearity, identity
 
-#: Fraction of the training rows held out when ``early_stopping`` needs a validation split:
-#: a tenth, as ``HistGradientBoosting*``'s ``validation_fraction``. Against a fifth, with the
-#: other defaults (3 seeds, ``benchmarks/results/real_ablation.md``): Adult 0.8647 / 0.9194
-#: against 0.8636 / 0.9189, California R² 0.8273 against 0.8236.
+#: Rows held out when ``early_stopping`` needs a validation split: a tenth, as HGB's
+#: ``validation_fraction`` (against a fifth: ``benchmarks/results/real_ablation.md``).
 _EARLY_STOPPING_FRACTION = 0.1
 #: DataLoader arguments the slicing iterator honours; others fall back to a real DataLoader.
 _SLICE_LOADER_ARGS = {"batch_size", "shuffle", "drop_last"}

@@ -74,8 +74,9 @@ def main(argv=None):
     head = [
         "# RealMLP and TabM (pytabkit) beside the nets' recipe, on real tables", "",
         f"Command: `python benchmarks/pytabkit_reference.py --seeds "
-        f"{' '.join(map(str, args.seeds))} --methods "
-        + " ".join(f"'{m}'" for m in args.methods) + "`" + (f" --rows {args.rows}" if args.rows else ""),
+        f"{' '.join(map(str, args.seeds))} --data {' '.join(args.data)} --methods "
+        + " ".join(f"'{m}'" for m in args.methods)
+        + (f" --rows {args.rows}" if args.rows else "") + "`",
         "",
         f"Machine: {platform.platform()}, {os.cpu_count()} CPUs; every fit on one torch "
         f"thread, 2 at a time; {wall / 60:.1f} min. Seeds {args.seeds}, 3 folds each (the "

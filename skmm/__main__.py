@@ -23,7 +23,8 @@ like any scikit-learn estimator.
 
 
 def _demo(args):
-    from ._demo import build_models, format_table, load_demo_data, plot_comparison, run_comparison
+    from ._demo import (best_line, build_models, format_table, load_demo_data, plot_comparison,
+                        run_comparison)
     from .exceptions import InvalidInputError
 
     print(INTRO)
@@ -40,11 +41,7 @@ def _demo(args):
     table = run_comparison(X, y, models, cv=args.cv, random_state=args.random_state,
                            verbose=not args.quiet)
     print(format_table(table))
-    best_single = table.loc[table["level"] == "single", "accuracy_mean"].max()
-    best = table.loc[table["accuracy_mean"].idxmax()]
-    print(f"\nBest: {best['model']} at {best['accuracy_mean']:.3f}, "
-          f"{best['accuracy_mean'] - best_single:+.3f} over the best single modality. "
-          f"Total {time.perf_counter() - start:.0f} s.")
+    print(f"\n{best_line(table)} Total {time.perf_counter() - start:.0f} s.")
     if args.output:
         try:
             path = plot_comparison(table, args.output, description)

@@ -167,6 +167,24 @@ def format_table(table):
     return "\n".join(lines)
 
 
+def best_line(table):
+    """The sentence naming the best model, or every model tied at the best accuracy.
+
+    Examples
+    --------
+    >>> table = pd.DataFrame({"model": ["a only", "b", "c"], "level": ["single", "model", "layer"],
+    ...                       "accuracy_mean": [0.5, 0.8, 0.8]})
+    >>> best_line(table)
+    'Best: b and c, tied at 0.800, +0.300 over the best single modality.'
+    """
+    scores = table["accuracy_mean"].to_numpy()
+    tied = table.loc[np.isclose(scores, scores.max(), rtol=0, atol=1e-9), "model"].tolist()
+    names = tied[0] if len(tied) == 1 else ", ".join(tied[:-1]) + f" and {tied[-1]}, tied"
+    best_single = table.loc[table["level"] == "single", "accuracy_mean"].max()
+    return (f"Best: {names} at {scores.max():.3f}, {scores.max() - best_single:+.3f} over the "
+            "best single modality.")
+
+
 def plot_comparison(table, path, title):
     """Save a horizontal bar chart of the comparison as a PNG."""
     from ._deps import import_optional

@@ -31,3 +31,16 @@ def test_bench_with_an_unknown_benchmark_fails_clearly(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "unknown: ['nope']" in err and "audio, head, image" in err
     assert not any(tmp_path.iterdir())
+
+
+def test_the_demo_names_every_model_tied_at_the_best_accuracy():
+    import pandas as pd
+
+    from skmm._demo import best_line
+
+    table = pd.DataFrame({"model": ["image only", "late fusion", "layer fusion"],
+                          "level": ["single", "model", "layer"],
+                          "accuracy_mean": [0.425, 410 / 480, (140 + 135 + 135) / 480]})
+    assert best_line(table).startswith("Best: late fusion and layer fusion, tied at 0.854, +0.429")
+    table.loc[2, "accuracy_mean"] = 0.8
+    assert best_line(table).startswith("Best: late fusion at 0.854, +0.429")

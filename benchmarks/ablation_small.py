@@ -6,6 +6,11 @@ with that benchmark's folds (speaker-held-out for AV-Digits); LogisticRegression
 and HistGradientBoosting on the same rows and folds. Prints each draw and the mean (sd)
 over draws. Accuracy (R² for California) only: no times.
 
+A configuration holding ``"_refit": true`` is fitted twice: with its parameters (early
+stopping among them, to choose the number of epochs on a held-out split), then again on
+every training row for the epoch count that did best on that split
+(``max_epochs=<best epoch>, early_stopping=None``).
+
 Usage::
 
     SKMM_DATA=../shared/data python benchmarks/ablation_small.py \
@@ -53,13 +58,19 @@ def main():
                     else:
                         model, tg = real.make_model(name, real.RECIPE, rep, None, X.columns)
                         net = model.steps[-1][1] if hasattr(model, "steps") else model
-                        net.set_params(**configs[label])
+                        params = dict(configs[label])
+                        refit = params.pop("_refit", False)
+                        net.set_params(**params)
                     if name == "ag_news" and label == "HGB":
                         continue
                     fp = {}
                     if tg and groups is not None:
                         fp = {"groups": groups[train]} if not hasattr(model, "steps") else {f"{model.steps[-1][0]}__groups": groups[train]}
                     model.fit(X.iloc[train], y[train], **fp)
+                    if label in configs and refit:
+                        best = int(np.argmin(net.history[:, "valid_loss"])) + 1
+                        net.set_params(max_epochs=best, early_stopping=None)
+                        model.fit(X.iloc[train], y[train], **fp)
                     pred = model.predict(X.iloc[test])
                     s = real.scores(name, model, X.iloc[test], y[test], pred)
                     vals.append(list(s.values())[0])

@@ -213,3 +213,32 @@ def test_public_names():
     assert skmm.make_modality_union is make_modality_union
     assert skmm.make_late_fusion is make_late_fusion
     assert skmm.FusionNetClassifier is FusionNetClassifier
+
+
+def test_seeds_averaged_by_scikit_learns_voting_estimators_after_one_union():
+    # the README's seed averaging: one union, then a VotingRegressor / soft VotingClassifier
+    # of nets that differ only in random_state; each member reads the union's named blocks
+    from sklearn.ensemble import VotingClassifier, VotingRegressor
+
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"a": rng.normal(size=120), "b": rng.normal(size=120),
+                      "c": rng.choice(["x", "y", "z"], 120)})
+    y = 2 * X["a"].to_numpy() + (X["c"] == "x").to_numpy() + rng.normal(0, 0.1, 120)
+    union = make_modality_union({"table": (skmm.TabularEncoder(), ["a", "b", "c"])})
+    members = [(f"seed{i}", FusionNetRegressor(random_state=i, max_epochs=3)) for i in range(3)]
+    model = make_pipeline(union, VotingRegressor(members)).fit(X, y)
+    fitted = model[-1].estimators_
+    assert [net.layout_[0].name for net in fitted] == ["table"] * 3
+    features = model[0].transform(X)
+    each = np.stack([net.predict(features) for net in fitted])
+    assert not np.allclose(each[0], each[1])  # the seeds give different members
+    np.testing.assert_allclose(model.predict(X), each.mean(axis=0), rtol=1e-5)
+    assert not hasattr(clone(model)[-1], "estimators_")
+
+    labels = (y > np.median(y)).astype(int)
+    soft = VotingClassifier([(name, FusionNetClassifier(random_state=i, max_epochs=3))
+                             for i, (name, _) in enumerate(members)], voting="soft")
+    model = make_pipeline(clone(union), soft).fit(X, labels)
+    proba = np.mean([net.predict_proba(model[0].transform(X)) for net in model[-1].estimators_],
+                    axis=0)
+    np.testing.assert_allclose(model.predict_proba(X), proba, rtol=1e-5)

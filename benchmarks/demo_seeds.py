@@ -98,7 +98,7 @@ def main(argv=None):
         f"Written by `benchmarks/demo_seeds.py` (seeds {' '.join(map(str, args.seeds))}; "
         f"{args.max_epochs} epochs, 480 rows, 3 folds, as `python -m skmm demo`"
         + (f"; variants {json.dumps(args.variants)}" if args.variants else "") + "). "
-        f"Load average before: {load:.2f}. Accuracy only.",
+        f"Load average before: {load:.2f}, after: {os.getloadavg()[0]:.2f}. Accuracy only.",
         "",
         "| model | mean accuracy over seeds | sd | min |",
         "|---|---|---|---|",

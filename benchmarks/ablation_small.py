@@ -28,6 +28,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout
 from skmm._bench import real  # noqa: E402
 
+from demo_seeds import EpochsFromHoldout  # noqa: E402  (this folder is on sys.path)
+
 
 def main():
     warnings.filterwarnings("ignore")
@@ -61,16 +63,16 @@ def main():
                         params = dict(configs[label])
                         refit = params.pop("_refit", False)
                         net.set_params(**params)
+                        if refit and hasattr(model, "steps"):
+                            model.steps[-1] = (model.steps[-1][0], EpochsFromHoldout(net))
+                        elif refit:
+                            model = EpochsFromHoldout(net)
                     if name == "ag_news" and label == "HGB":
                         continue
                     fp = {}
                     if tg and groups is not None:
                         fp = {"groups": groups[train]} if not hasattr(model, "steps") else {f"{model.steps[-1][0]}__groups": groups[train]}
                     model.fit(X.iloc[train], y[train], **fp)
-                    if label in configs and refit:
-                        best = int(np.argmin(net.history[:, "valid_loss"])) + 1
-                        net.set_params(max_epochs=best, early_stopping=None)
-                        model.fit(X.iloc[train], y[train], **fp)
                     pred = model.predict(X.iloc[test])
                     s = real.scores(name, model, X.iloc[test], y[test], pred)
                     vals.append(list(s.values())[0])

@@ -27,7 +27,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin, clone
+from sklearn.base import BaseEstimator, clone
 from sklearn.pipeline import make_pipeline
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout
@@ -39,22 +39,25 @@ RESULTS = Path(__file__).parent / "results" / "demo_seeds.md"
 NET, STACKING = "layer fusion (net)", "late fusion (stacking)"
 
 
-class EpochsFromHoldout(ClassifierMixin, BaseEstimator):
-    """``net`` fitted with early stopping, then refitted on every row for its best epoch count."""
+class EpochsFromHoldout(BaseEstimator):
+    """``net`` fitted with early stopping, then refitted on every row for its best epoch count
+    (also used by ``ablation_small.py``'s ``"_refit"`` configurations)."""
 
     def __init__(self, net):
         self.net = net
 
-    def fit(self, X, y):
-        probe = clone(self.net).fit(X, y)
+    def fit(self, X, y, **fit_params):
+        probe = clone(self.net).fit(X, y, **fit_params)
         self.best_epochs_ = int(np.argmin(probe.history[:, "valid_loss"])) + 1
         self.net_ = clone(self.net).set_params(max_epochs=self.best_epochs_,
-                                               early_stopping=None).fit(X, y)
-        self.classes_ = self.net_.classes_
+                                               early_stopping=None).fit(X, y, **fit_params)
         return self
 
     def predict(self, X):
         return self.net_.predict(X)
+
+    def predict_proba(self, X):
+        return self.net_.predict_proba(X)
 
 
 def with_variants(models, variants):
